@@ -1,0 +1,95 @@
+/**
+ * Test helpers: the real Worker entry called in this isolate with a real execution context (so
+ * `waitUntil` work such as the D1 mirror flush has finished when a call returns), real D1 with
+ * migrations applied, and webhooks signed exactly like Meta signs them.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/d1";
+import { channels, workspaces } from "../workers/db/schema.ts";
+import { demoChannels, demoWorkspace } from "../workers/demo-workspace.ts";
+import { conversationId } from "../workers/ingest.ts";
+import worker from "../workers/index.ts";
+import { signWebhookBody } from "../workers/webhook-signature.ts";
+
+export const BASE = "https://wechatting.test";
+
+export async function seedDemoWorkspace(): Promise<void> {
+  const db = drizzle(env.DB);
+  await db.insert(workspaces).values(demoWorkspace).onConflictDoNothing();
+  await db.insert(channels).values(demoChannels).onConflictDoNothing();
+}
+
+export const channelId = (kind: "whatsapp" | "instagram" | "messenger") =>
+  demoChannels.find((c) => c.kind === kind)!.id;
+
+/** Calls the Worker and waits for everything it left running (`waitUntil`). */
+export async function call(request: Request, bindings: Cloudflare.Env = env): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+export type Body = string | object;
+const bytesOf = (body: Body) => (typeof body === "string" ? body : JSON.stringify(body));
+
+/** A webhook POST signed with the app secret (or another secret, or a given header). */
+export async function webhookRequest(
+  body: Body,
+  options: { secret?: string; signature?: string | null; headers?: Record<string, string> } = {},
+): Promise<Request> {
+  const raw = new TextEncoder().encode(bytesOf(body));
+  const signature =
+    options.signature === undefined
+      ? await signWebhookBody(raw, options.secret ?? env.META_APP_SECRET)
+      : options.signature;
+  const headers = new Headers({ "content-type": "application/json", ...options.headers });
+  if (signature !== null) headers.set("x-hub-signature-256", signature);
+  return new Request(`${BASE}/webhooks/meta`, { method: "POST", headers, body: raw });
+}
+
+export async function postWebhook(body: Body, bindings: Cloudflare.Env = env): Promise<Response> {
+  return call(await webhookRequest(body), bindings);
+}
+
+export async function postOk(body: Body): Promise<{ received: number; stored: number; duplicates: number; quarantined: number; accountEvents: number }> {
+  const response = await postWebhook(body);
+  if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}
+
+export async function apiGet<T = any>(path: string, token: string | null = env.API_TOKEN): Promise<{ status: number; body: T }> {
+  const headers = new Headers();
+  if (token !== null) headers.set("authorization", `Bearer ${token}`);
+  const response = await call(new Request(`${BASE}/api${path}`, { headers }));
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+export function conversationOf(kind: "whatsapp" | "instagram" | "messenger", customerId: string): string {
+  return conversationId(env.CONVERSATION, channelId(kind), customerId);
+}
+
+export function stubOf(conversation: string) {
+  return env.CONVERSATION.get(env.CONVERSATION.idFromString(conversation));
+}
+
+/** Every message of a conversation, straight from its Durable Object, in display order. */
+export async function messagesIn(conversation: string) {
+  return (await stubOf(conversation).history({ limit: 10_000 })).messages;
+}
+
+export async function countRows(table: string): Promise<number> {
+  const row = await env.DB.prepare(`SELECT count(*) AS n FROM "${table}"`).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** A D1 binding whose every call fails the way D1 does when it is unreachable. */
+export const d1Outage = new Proxy(
+  {},
+  {
+    get: () => () => {
+      throw new Error("D1_ERROR: Network connection lost.");
+    },
+  },
+) as D1Database;

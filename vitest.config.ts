@@ -1,0 +1,26 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => ({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
+          META_APP_SECRET: "test-app-secret",
+          META_APP_SECRET_PREVIOUS: "test-app-secret-previous",
+          META_VERIFY_TOKEN: "test-verify-token",
+          API_TOKEN: "test-api-token",
+          WEBHOOK_MAX_BYTES: "65536",
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/**/*.test.ts"],
+    setupFiles: ["./test/apply-migrations.ts"],
+    teardownTimeout: 60_000,
+  },
+}));

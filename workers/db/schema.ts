@@ -1,0 +1,162 @@
+/**
+ * @module
+ * D1 records. Conversations and messages here are a mirror of the per-conversation Durable Objects,
+ * which own ordering and dedup; every mirrored row carries the DO's `rev` so a late or repeated
+ * write can never move a row backwards.
+ */
+import { sql } from "drizzle-orm";
+import type { MessageContent, MetaError } from "../events.ts";
+import type { Reaction } from "../../durable-objects/message-state.ts";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const createdAt = () =>
+  integer("created_at")
+    .notNull()
+    .default(sql`(unixepoch('subsec') * 1000)`);
+
+export const workspaces = sqliteTable("workspaces", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+});
+
+export const channelKinds = ["whatsapp", "instagram", "messenger"] as const;
+export type ChannelKind = (typeof channelKinds)[number];
+
+export const channels = sqliteTable(
+  "channels",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    kind: text("kind", { enum: channelKinds }).notNull(),
+    /** WhatsApp phone_number_id, Messenger Page id or Instagram professional account id. */
+    externalId: text("external_id").notNull(),
+    /** WhatsApp: the WABA that owns the number (account-level webhooks are addressed to it). */
+    wabaId: text("waba_id"),
+    /** Instagram accounts linked to a Page may be addressed by the Page id (Messenger API for Instagram). */
+    pageId: text("page_id"),
+    name: text("name").notNull(),
+    /** Display phone number or @handle. */
+    handle: text("handle"),
+    status: text("status", { enum: ["active", "disconnected"] })
+      .notNull()
+      .default("active"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("channels_kind_external").on(t.kind, t.externalId),
+    index("channels_waba").on(t.wabaId),
+    index("channels_page").on(t.pageId),
+  ],
+);
+
+export const contacts = sqliteTable(
+  "contacts",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    channelId: text("channel_id").notNull(),
+    /** The identity conversations are keyed by: BSUID when Meta sent one, else wa_id / IGSID / PSID. */
+    identity: text("identity").notNull(),
+    waId: text("wa_id"),
+    bsuid: text("bsuid"),
+    name: text("name"),
+    username: text("username"),
+    rev: integer("rev").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("contacts_channel_identity").on(t.channelId, t.identity), index("contacts_workspace").on(t.workspaceId)],
+);
+
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    /** The Durable Object id (hex) of the conversation. */
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    channelId: text("channel_id").notNull(),
+    contactId: text("contact_id").notNull(),
+    lastMessageAt: integer("last_message_at").notNull(),
+    lastMessagePreview: text("last_message_preview"),
+    lastDirection: text("last_direction", { enum: ["in", "out"] }),
+    messageCount: integer("message_count").notNull(),
+    /** Highest DO revision whose changes are all in D1 (contiguous): the mirror's watermark. */
+    rev: integer("rev").notNull(),
+    /** Highest DO revision whose conversation fields are applied (may run ahead of `rev`). */
+    contentRev: integer("content_rev").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("conversations_workspace_activity").on(t.workspaceId, t.lastMessageAt, t.id),
+    index("conversations_activity").on(t.lastMessageAt, t.id),
+  ],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    conversationId: text("conversation_id").notNull(),
+    /** Gap-free per-conversation arrival sequence assigned by the Durable Object. */
+    seq: integer("seq").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    externalId: text("external_id").notNull(),
+    direction: text("direction", { enum: ["in", "out"] }).notNull(),
+    type: text("type").notNull(),
+    text: text("text"),
+    /** The normalised message (see workers/events.ts), JSON. */
+    body: text("body", { mode: "json" }).$type<MessageContent>().notNull(),
+    /** Meta's timestamp, epoch ms. Display order is (timestamp, seq). */
+    timestamp: integer("timestamp").notNull(),
+    arrivedAt: integer("arrived_at").notNull(),
+    status: text("status"),
+    error: text("error", { mode: "json" }).$type<MetaError>(),
+    reactions: text("reactions", { mode: "json" }).$type<Reaction[]>().notNull(),
+    deletedAt: integer("deleted_at"),
+    rev: integer("rev").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.seq] }),
+    uniqueIndex("messages_conversation_external").on(t.conversationId, t.externalId),
+    index("messages_display").on(t.conversationId, t.timestamp, t.seq),
+    index("messages_workspace").on(t.workspaceId),
+  ],
+);
+
+/** Signed payload items we could not understand or route: kept with the reason, never dropped. */
+export const quarantine = sqliteTable(
+  "quarantine",
+  {
+    id: text("id").primaryKey(),
+    /** Hash of the item, so Meta's retries of the same POST quarantine it once. */
+    dedupeKey: text("dedupe_key").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    object: text("object"),
+    field: text("field"),
+    accountId: text("account_id"),
+    reason: text("reason", {
+      enum: ["invalid_envelope", "unknown_object", "unknown_field", "schema_mismatch", "unknown_account"],
+    }).notNull(),
+    detail: text("detail").notNull(),
+    payload: text("payload").notNull(),
+  },
+  (t) => [uniqueIndex("quarantine_dedupe").on(t.dedupeKey), index("quarantine_received").on(t.receivedAt, t.id)],
+);
+
+/** Account-level webhooks (account_update, template status, value-level errors) of a connected channel. */
+export const channelEvents = sqliteTable(
+  "channel_events",
+  {
+    id: text("id").primaryKey(),
+    dedupeKey: text("dedupe_key").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    channelId: text("channel_id").notNull(),
+    field: text("field").notNull(),
+    event: text("event").notNull(),
+    timestamp: integer("timestamp").notNull(),
+    payload: text("payload").notNull(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [uniqueIndex("channel_events_dedupe").on(t.dedupeKey), index("channel_events_channel").on(t.channelId, t.timestamp)],
+);

@@ -1,0 +1,180 @@
+/**
+ * @module
+ * Turns the normalised items of one verified webhook POST into durable state: conversation changes
+ * go to their conversation's Durable Object, account-level events and anything that cannot be
+ * routed go to D1. It resolves only when all of it is durable, and throws otherwise, so the
+ * webhook answers 5xx and Meta retries (every write is idempotent, so retries are harmless).
+ */
+import { drizzle } from "drizzle-orm/d1";
+import type { ConversationHeader } from "../durable-objects/conversation.ts";
+import { ChannelDirectory, type Address, type ChannelRecord } from "./channel-directory.ts";
+import { channelEvents, quarantine } from "./db/schema.ts";
+import type { ConversationChange, Customer, WebhookItem } from "./events.ts";
+import { MirrorQueue } from "./mirror.ts";
+
+export type IngestReport = {
+  received: number;
+  stored: number;
+  duplicates: number;
+  quarantined: number;
+  accountEvents: number;
+};
+
+type QuarantineItem = Extract<WebhookItem, { kind: "quarantine" }>;
+type AccountItem = Extract<WebhookItem, { kind: "account" }>;
+type Group = { header: ConversationHeader; changes: ConversationChange[] };
+
+export const channelDirectory = new ChannelDirectory();
+const mirrorQueue = new MirrorQueue();
+
+/** D1 allows 100 bound parameters per statement. */
+const ROWS_PER_INSERT = 10;
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The conversation Durable Object's id: one per (channel, customer identity). */
+export function conversationId(namespace: Cloudflare.Env["CONVERSATION"], channelId: string, customerId: string): string {
+  return namespace.idFromName(`${channelId}\n${customerId}`).toString();
+}
+
+function mergeCustomer(into: Customer, from: Customer): Customer {
+  return {
+    id: into.id,
+    waId: from.waId ?? into.waId,
+    bsuid: from.bsuid ?? into.bsuid,
+    name: from.name ?? into.name,
+    username: from.username ?? into.username,
+  };
+}
+
+function addressOf(item: Exclude<WebhookItem, QuarantineItem>): Address {
+  return { ...item.route, by: item.kind === "account" ? item.by : "account" };
+}
+
+function unknownAccount(item: Exclude<WebhookItem, QuarantineItem>): QuarantineItem {
+  const { product, accountId } = item.route;
+  return {
+    kind: "quarantine",
+    reason: "unknown_account",
+    detail: `No workspace has connected the ${product} account ${accountId}`,
+    object: product,
+    field: item.kind === "account" ? item.field : null,
+    accountId,
+    payload: item,
+  };
+}
+
+export async function ingest(
+  env: Cloudflare.Env,
+  items: readonly WebhookItem[],
+  options: { arrivedAt: number; waitUntil: (promise: Promise<unknown>) => void },
+): Promise<IngestReport> {
+  const routed = items.filter((item): item is Exclude<WebhookItem, QuarantineItem> => item.kind !== "quarantine");
+  const channels = routed.length > 0 ? await channelDirectory.resolve(env.DB, routed.map(addressOf)) : new Map();
+
+  const groups = new Map<string, Group>();
+  const quarantined: QuarantineItem[] = [];
+  const accountEvents: { item: AccountItem; channel: ChannelRecord }[] = [];
+  for (const item of items) {
+    if (item.kind === "quarantine") {
+      quarantined.push(item);
+      continue;
+    }
+    const channel = channelDirectory.lookup(channels, addressOf(item));
+    if (!channel) quarantined.push(unknownAccount(item));
+    else if (item.kind === "account") accountEvents.push({ item, channel });
+    else {
+      const id = conversationId(env.CONVERSATION, channel.id, item.customer.id);
+      const group = groups.get(id);
+      if (group) {
+        group.changes.push(item.change);
+        group.header.customer = mergeCustomer(group.header.customer, item.customer);
+      } else {
+        groups.set(id, {
+          header: { conversationId: id, workspaceId: channel.workspaceId, channelId: channel.id, customer: item.customer },
+          changes: [item.change],
+        });
+      }
+    }
+  }
+
+  const [conversationResults] = await Promise.all([
+    Promise.all(
+      [...groups.values()].map(async ({ header, changes }) => {
+        const stub = env.CONVERSATION.get(env.CONVERSATION.idFromString(header.conversationId));
+        const result = await stub.ingest(header, changes, options.arrivedAt);
+        if (result.mirror) {
+          const drain = mirrorQueue.enqueue(env.DB, result.mirror);
+          if (drain) options.waitUntil(drain);
+        }
+        return result;
+      }),
+    ),
+    storeInD1(env.DB, quarantined, accountEvents, options.arrivedAt),
+  ]);
+
+  return {
+    received: items.length,
+    stored: conversationResults.reduce((n, r) => n + r.stored, 0),
+    duplicates: conversationResults.reduce((n, r) => n + r.duplicates, 0),
+    quarantined: quarantined.length,
+    accountEvents: accountEvents.length,
+  };
+}
+
+async function storeInD1(
+  d1: D1Database,
+  quarantined: readonly QuarantineItem[],
+  accountEvents: readonly { item: AccountItem; channel: ChannelRecord }[],
+  receivedAt: number,
+): Promise<void> {
+  if (quarantined.length === 0 && accountEvents.length === 0) return;
+  const db = drizzle(d1);
+  const quarantineRows = await Promise.all(
+    quarantined.map(async (q) => {
+      const payload = JSON.stringify(q.payload);
+      return {
+        id: crypto.randomUUID(),
+        dedupeKey: await sha256Hex(`${q.reason}\n${q.object}\n${payload}`),
+        receivedAt,
+        object: q.object,
+        field: q.field,
+        accountId: q.accountId,
+        reason: q.reason,
+        detail: q.detail,
+        payload,
+      };
+    }),
+  );
+  const eventRows = await Promise.all(
+    accountEvents.map(async ({ item, channel }) => {
+      const payload = JSON.stringify(item.payload);
+      return {
+        id: crypto.randomUUID(),
+        dedupeKey: await sha256Hex(`${channel.id}\n${item.field}\n${item.timestamp}\n${payload}`),
+        workspaceId: channel.workspaceId,
+        channelId: channel.id,
+        field: item.field,
+        event: item.event,
+        timestamp: item.timestamp,
+        payload,
+        receivedAt,
+      };
+    }),
+  );
+  const statements = [
+    ...chunk(quarantineRows).map((rows) => db.insert(quarantine).values(rows).onConflictDoNothing()),
+    ...chunk(eventRows).map((rows) => db.insert(channelEvents).values(rows).onConflictDoNothing()),
+  ];
+  const [first, ...rest] = statements;
+  if (first) await db.batch([first, ...rest]);
+}
+
+function chunk<T>(rows: T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) chunks.push(rows.slice(i, i + ROWS_PER_INSERT));
+  return chunks;
+}
