@@ -33,7 +33,7 @@ describe("dedup and ordering in the conversation Durable Object", () => {
       status(customer, "wamid.BATCH_OUT", "delivered", T0 + 3000),
     ]);
     // Two items in one change as well.
-    const change = body.entry[0]!.changes[0]!.value as { messages: unknown[] };
+    const change = body.entry[0]!.changes[0]!.value as unknown as { messages: unknown[] };
     change.messages.push((inbound(customer, "wamid.BATCH_2", T0 + 1200).messages as unknown[])[0]);
     const report = await postOk(body);
     expect(report).toMatchObject({ received: 5, stored: 5, duplicates: 0, quarantined: 0 });

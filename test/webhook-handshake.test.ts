@@ -25,7 +25,7 @@ describe("GET /webhooks/meta (Meta's verification handshake)", () => {
 
   it("refuses a mode other than subscribe, and a missing challenge or token", async () => {
     const token = env.META_VERIFY_TOKEN;
-    for (const params of [
+    for (const params of <Record<string, string>[]>[
       { "hub.mode": "unsubscribe", "hub.challenge": "1", "hub.verify_token": token },
       { "hub.mode": "subscribe", "hub.verify_token": token },
       { "hub.mode": "subscribe", "hub.challenge": "1" },

@@ -8,7 +8,7 @@ import { call, countRows, postOk, seedDemoWorkspace, webhookRequest } from "./he
 const FIXTURE_SECRET = "fake_app_secret_do_not_use_0001";
 const RAW_SIGNATURE = "sha256=d1bb41b4565ca201cd7a06737e116b22e99cd45a5bc5c0f0ec850b47d81b4fd2";
 const RESERIALISED_SIGNATURE = "sha256=16a4c40e6d22c412b65b261cd97bc9f8e5d95ff50fc6bf5f45d9f71fd60102a9";
-const bytes = (s: string) => new TextEncoder().encode(s).buffer;
+const bytes = (s: string) => new TextEncoder().encode(s).buffer as ArrayBuffer;
 
 describe("X-Hub-Signature-256 over the exact raw bytes", () => {
   it("verifies Meta's escaped wire form of a unicode body (RTL, emoji, accents, \\/)", async () => {

@@ -1,4 +1,3 @@
-import "./env.ts";
 import { app } from "./app.ts";
 
 export { Conversation } from "../durable-objects/conversation.ts";
