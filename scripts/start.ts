@@ -1,0 +1,300 @@
+/**
+ * @module
+ * `npm start`: the whole local stack from a fresh clone (after `npm install`).
+ *  1. applies the D1 migrations to the local database (non-interactive);
+ *  2. seeds the demo workspace and its channels (workers/demo-workspace.ts) idempotently;
+ *  3. starts `wrangler dev` on 127.0.0.1:$PORT (default 8787) with non-secret local defaults;
+ *  4. once it answers, starts the Meta simulator in --demo mode against it (skip with --no-demo);
+ *  5. prints the URLs and credentials in use.
+ * Ctrl-C stops wrangler (and workerd under it) and the simulator.
+ *
+ * Local defaults (each overridable by the same-named environment variable): META_APP_SECRET=dev-app-secret,
+ * META_VERIFY_TOKEN=dev-verify-token, API_TOKEN=dev-api-token, PORT=8787. They are passed with
+ * `--var`, so no .dev.vars file is written (it would change the generated types).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { demoChannels, demoWorkspace } from "../workers/demo-workspace.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+const require = createRequire(import.meta.url);
+
+const { values: flags } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        "no-demo": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    console.error(`start: ${e instanceof Error ? e.message : String(e)} (options: --no-demo, --help)`);
+    process.exit(2);
+  }
+})();
+
+if (flags.help) {
+  console.log(`npm start [-- --no-demo]
+
+Applies local D1 migrations, seeds the demo workspace, runs wrangler dev on 127.0.0.1:$PORT (8787)
+and streams simulated Meta webhooks into it (unless --no-demo). Environment overrides:
+PORT, META_APP_SECRET, META_APP_SECRET_PREVIOUS, META_VERIFY_TOKEN, API_TOKEN.`);
+  process.exit(0);
+}
+
+const env = (name: string, fallback: string) => {
+  const value = process.env[name];
+  return value === undefined || value === "" ? fallback : value;
+};
+const port = Number(env("PORT", "8787"));
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  console.error(`start: PORT must be a TCP port, got ${JSON.stringify(process.env.PORT)}`);
+  process.exit(2);
+}
+const vars: Record<string, string> = {
+  META_APP_SECRET: env("META_APP_SECRET", "dev-app-secret"),
+  META_VERIFY_TOKEN: env("META_VERIFY_TOKEN", "dev-verify-token"),
+  API_TOKEN: env("API_TOKEN", "dev-api-token"),
+};
+if (process.env.META_APP_SECRET_PREVIOUS) vars.META_APP_SECRET_PREVIOUS = process.env.META_APP_SECRET_PREVIOUS;
+
+const origin = `http://127.0.0.1:${port}`;
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[22m` : s);
+const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[22m` : s);
+const step = (s: string) => console.log(`${bold("▸")} ${s}`);
+
+/** wrangler's CLI entry, run with this very Node (22, from devDependencies) whatever is on PATH. */
+function wranglerBin(): string {
+  try {
+    return path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+  } catch {
+    console.error("start: wrangler is not installed — run `npm install` first");
+    process.exit(1);
+  }
+}
+const WRANGLER = wranglerBin();
+
+const baseEnv = {
+  ...process.env,
+  // No telemetry prompts/requests and no local observability UI from a scripted run.
+  WRANGLER_SEND_METRICS: "false",
+  X_LOCAL_OBSERVABILITY: "false",
+  // Request.cf is a placeholder locally anyway; skip the download (and its warning when offline).
+  CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+};
+
+/** Runs a one-shot wrangler command without a TTY (CI=true answers its prompts with the default). */
+function wrangler(args: string[], what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WRANGLER, ...args], {
+      cwd: root,
+      env: { ...baseEnv, CI: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${output.trim()}`));
+    });
+  });
+}
+
+const sqlString = (v: string | null | undefined) => (v == null ? "NULL" : `'${v.replaceAll("'", "''")}'`);
+
+/** INSERT OR IGNORE for the demo workspace and channels: re-running never duplicates or overwrites. */
+function seedSql(): string {
+  const lines = [
+    `INSERT OR IGNORE INTO workspaces (id, name) VALUES (${sqlString(demoWorkspace.id)}, ${sqlString(demoWorkspace.name)});`,
+  ];
+  for (const c of demoChannels) {
+    const waba = "wabaId" in c ? c.wabaId : null;
+    const page = "pageId" in c ? c.pageId : null;
+    lines.push(
+      `INSERT OR IGNORE INTO channels (id, workspace_id, kind, external_id, waba_id, page_id, name, handle) VALUES (` +
+        [c.id, c.workspaceId, c.kind, c.externalId, waba, page, c.name, c.handle].map(sqlString).join(", ") +
+        `);`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes and shutdown
+// ---------------------------------------------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+let shuttingDown = false;
+
+/** Signals a child's whole process group (wrangler runs workerd under it). */
+function signal(child: ChildProcess, sig: NodeJS.Signals) {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    try {
+      child.kill(sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+async function shutdown(code: number): Promise<never> {
+  if (shuttingDown) process.exit(code);
+  shuttingDown = true;
+  const alive = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  if (alive.length) console.log(dim("\nstopping…"));
+  const exited = alive.map((c) => new Promise<void>((r) => c.once("exit", () => r())));
+  for (const c of alive) signal(c, "SIGINT");
+  const timer = setTimeout(() => {
+    for (const c of alive) signal(c, "SIGKILL");
+  }, 5000);
+  await Promise.all(exited);
+  clearTimeout(timer);
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+process.on("SIGHUP", () => void shutdown(0));
+
+/** A long-running child in its own process group, so Ctrl-C handling stays ours and nothing leaks. */
+function startChild(args: string[], name: string, extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...baseEnv, ...extraEnv },
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
+  children.add(child);
+  child.on("exit", (code, sig) => {
+    children.delete(child);
+    if (!shuttingDown) console.error(`start: ${name} exited (${sig ?? `code ${code}`})`);
+  });
+  return child;
+}
+
+/** Fails early when something already listens on the port (we would otherwise talk to it). */
+function assertPortFree(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          e.code === "EADDRINUSE"
+            ? `port ${port} on 127.0.0.1 is already in use (another wrangler dev?). Stop it or run PORT=<free port> npm start`
+            : `cannot listen on 127.0.0.1:${port}: ${e.message}`,
+        ),
+      ),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
+  });
+}
+
+async function waitUntilUp(child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error("wrangler dev exited before it answered");
+    try {
+      // Any HTTP answer means the Worker is serving (the API may well say 401/404 here).
+      await fetch(`${origin}/api/openapi.json`, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 400));
+    }
+  }
+  throw new Error(`wrangler dev did not answer on ${origin} within ${timeoutMs / 1000}s`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  await assertPortFree();
+  step("Applying D1 migrations to the local database (.wrangler/state)…");
+  await wrangler(["d1", "migrations", "apply", "DB", "--local"], "wrangler d1 migrations apply DB --local");
+
+  step(`Seeding the demo workspace "${demoWorkspace.name}" and ${demoChannels.length} channels…`);
+  const dir = mkdtempSync(path.join(tmpdir(), "wechatting-seed-"));
+  try {
+    const file = path.join(dir, "seed.sql");
+    writeFileSync(file, seedSql());
+    await wrangler(["d1", "execute", "DB", "--local", "--yes", "--file", file], "wrangler d1 execute DB --local (seed)");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  step(`Starting wrangler dev on ${origin}…`);
+  const dev = startChild(
+    [
+      WRANGLER,
+      "dev",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--log-level",
+      "warn",
+      "--show-interactive-dev-session=false",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    "wrangler dev",
+  );
+  dev.on("exit", (code) => {
+    if (!shuttingDown) void shutdown(code || 1);
+  });
+  await waitUntilUp(dev, 120_000);
+
+  let demo = false;
+  if (!flags["no-demo"]) {
+    startChild(
+      [path.join(root, "scripts/simulator.ts"), "--demo", "--url", `${origin}/webhooks/meta`, "--secret", vars.META_APP_SECRET as string],
+      "the demo simulator",
+    );
+    demo = true;
+  }
+
+  const rows: [string, string][] = [
+    ["Inbox", `${origin}/`],
+    ["API docs (OpenAPI)", `${origin}/api/openapi.json`],
+    ["Webhook URL", `${origin}/webhooks/meta`],
+    ["API token", `${vars.API_TOKEN}   (Authorization: Bearer ${vars.API_TOKEN})`],
+    ["Meta app secret", vars.META_APP_SECRET as string],
+    ["Meta verify token", vars.META_VERIFY_TOKEN as string],
+    ["Demo stream", demo ? "on (simulated customers, logged below)" : "off (--no-demo)"],
+  ];
+  // The simulator defaults to :8787 and $META_APP_SECRET/dev-app-secret; spell out anything else.
+  const simTarget =
+    (port === 8787 ? "" : ` --url ${origin}/webhooks/meta`) +
+    (vars.META_APP_SECRET === "dev-app-secret" && !process.env.META_APP_SECRET ? "" : ` --secret '${vars.META_APP_SECRET}'`);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(
+    [
+      "",
+      bold("WeChatting is running locally"),
+      ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+      "",
+      `  Replay a fixture:        npm run simulate --${simTarget} --replay test/fixtures/meta/whatsapp-text.json`,
+      `  More traffic:            npm run simulate --${simTarget} --count 500 --batch 10 --duplicates 0.1 --shuffle`,
+      `  Verify handshake:        curl '${origin}/webhooks/meta?hub.mode=subscribe&hub.challenge=42&hub.verify_token=${vars.META_VERIFY_TOKEN}'`,
+      `  Run scheduled handlers:  curl '${origin}/cdn-cgi/handler/scheduled'   (add ?cron=<pattern> for one cron)`,
+      `  List conversations:      curl -H 'Authorization: Bearer ${vars.API_TOKEN}' ${origin}/api/conversations`,
+      "",
+      dim("  Ctrl-C stops everything."),
+      "",
+    ].join("\n"),
+  );
+}
+
+main().catch((e: unknown) => {
+  console.error(`start: ${e instanceof Error ? e.message : String(e)}`);
+  void shutdown(1);
+});
