@@ -285,7 +285,6 @@ async function main() {
       `  Replay a fixture:        npm run simulate --${simTarget} --replay test/fixtures/meta/whatsapp-text.json`,
       `  More traffic:            npm run simulate --${simTarget} --count 500 --batch 10 --duplicates 0.1 --shuffle`,
       `  Verify handshake:        curl '${origin}/webhooks/meta?hub.mode=subscribe&hub.challenge=42&hub.verify_token=${vars.META_VERIFY_TOKEN}'`,
-      `  Run scheduled handlers:  curl '${origin}/cdn-cgi/handler/scheduled'   (add ?cron=<pattern> for one cron)`,
       `  List conversations:      curl -H 'Authorization: Bearer ${vars.API_TOKEN}' ${origin}/api/conversations`,
       "",
       dim("  Ctrl-C stops everything."),
