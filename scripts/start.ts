@@ -43,7 +43,8 @@ if (flags.help) {
 
 Applies local D1 migrations, seeds the demo workspace, runs wrangler dev on 127.0.0.1:$PORT (8787)
 and streams simulated Meta webhooks into it (unless --no-demo). Environment overrides:
-PORT, META_APP_SECRET, META_APP_SECRET_PREVIOUS, META_VERIFY_TOKEN, API_TOKEN.`);
+PORT, META_APP_SECRET, META_APP_SECRET_PREVIOUS, META_VERIFY_TOKEN, API_TOKEN, SESSION_SECRET,
+PASSWORD_PEPPER.`);
   process.exit(0);
 }
 
@@ -60,6 +61,9 @@ const vars: Record<string, string> = {
   META_APP_SECRET: env("META_APP_SECRET", "dev-app-secret"),
   META_VERIFY_TOKEN: env("META_VERIFY_TOKEN", "dev-verify-token"),
   API_TOKEN: env("API_TOKEN", "dev-api-token"),
+  SESSION_SECRET: env("SESSION_SECRET", "dev-session-secret-not-for-production"),
+  PASSWORD_PEPPER: env("PASSWORD_PEPPER", "dev-password-pepper-not-for-production"),
+  MAIL_MODE: "dev",
 };
 if (process.env.META_APP_SECRET_PREVIOUS) vars.META_APP_SECRET_PREVIOUS = process.env.META_APP_SECRET_PREVIOUS;
 

@@ -14,6 +14,15 @@ declare global {
       META_VERIFY_TOKEN: string;
       /** Bearer token for the read API until accounts exist. */
       API_TOKEN: string;
+      /** Keys signed links, CSRF tokens and client-address hashes (HMAC-SHA256). */
+      SESSION_SECRET: string;
+      /** Mixed into every password hash; never stored with the hashes. */
+      PASSWORD_PEPPER: string;
+      /** "dev": mail lands in the local dev mailbox; "http": sent through MAIL_API_URL. */
+      MAIL_MODE: "dev" | "http";
+      MAIL_FROM?: string;
+      MAIL_API_URL?: string;
+      MAIL_API_KEY?: string;
     }
   }
 }

@@ -160,3 +160,128 @@ export const channelEvents = sqliteTable(
   },
   (t) => [uniqueIndex("channel_events_dedupe").on(t.dedupeKey), index("channel_events_channel").on(t.channelId, t.timestamp)],
 );
+
+// ── Accounts, sessions, workspaces and roles ─────────────────────────────────────────────────────
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    /** Normalised (trimmed, lower-cased, NFC) so one address is one account. */
+    email: text("email").notNull(),
+    emailVerifiedAt: integer("email_verified_at"),
+    name: text("name").notNull(),
+    /** E.164, optional. */
+    phone: text("phone"),
+    /** `scrypt$N$r$p$salt$hash`: the parameters travel with the hash so they can be raised later. */
+    passwordHash: text("password_hash").notNull(),
+    /** When the user confirmed being 18 or older (sign-up refuses otherwise). */
+    adultConfirmedAt: integer("adult_confirmed_at").notNull(),
+    status: text("status", { enum: ["active", "deactivated"] })
+      .notNull()
+      .default("active"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("users_email").on(t.email)],
+);
+
+export const policyAcceptances = sqliteTable(
+  "policy_acceptances",
+  {
+    userId: text("user_id").notNull(),
+    version: text("version").notNull(),
+    acceptedAt: integer("accepted_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.version] })],
+);
+
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    /** SHA-256 of the session token: the token itself is only ever in the user's cookie. */
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    userAgent: text("user_agent"),
+    /** Keyed hash of the client address (never the address itself). */
+    clientHash: text("client_hash"),
+  },
+  (t) => [index("sessions_user").on(t.userId), index("sessions_expiry").on(t.expiresAt)],
+);
+
+export const roles = ["owner", "admin", "agent"] as const;
+export type Role = (typeof roles)[number];
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role", { enum: roles }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.userId] }), index("memberships_user").on(t.userId)],
+);
+
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    email: text("email").notNull(),
+    role: text("role", { enum: roles }).notNull(),
+    invitedBy: text("invited_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    acceptedAt: integer("accepted_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("invitations_workspace").on(t.workspaceId)],
+);
+
+/** Ids (jti) of single-use signed links that have been used, kept until they would have expired. */
+export const usedTokens = sqliteTable("used_tokens", {
+  jti: text("jti").primaryKey(),
+  usedAt: integer("used_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id"),
+    actorUserId: text("actor_user_id"),
+    action: text("action").notNull(),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    /** Keyed hash of the client address. */
+    clientHash: text("client_hash"),
+    at: integer("at").notNull(),
+    detail: text("detail", { mode: "json" }).$type<Record<string, string | number | boolean | null>>(),
+  },
+  (t) => [index("audit_workspace").on(t.workspaceId, t.at), index("audit_actor").on(t.actorUserId, t.at)],
+);
+
+/** Fixed-window attempt counters for sign-in and reset (per account and per client). */
+export const rateLimits = sqliteTable("rate_limits", {
+  key: text("key").primaryKey(),
+  windowStart: integer("window_start").notNull(),
+  count: integer("count").notNull(),
+});
+
+/** Local development only: every mail the product sends, readable at /dev/mailbox. */
+export const devMailbox = sqliteTable(
+  "dev_mailbox",
+  {
+    id: text("id").primaryKey(),
+    to: text("to").notNull(),
+    subject: text("subject").notNull(),
+    text: text("text").notNull(),
+    sentAt: integer("sent_at").notNull(),
+  },
+  (t) => [index("dev_mailbox_to").on(t.to, t.sentAt)],
+);
