@@ -12,7 +12,8 @@ export default defineConfig(async () => ({
           META_APP_SECRET: "test-app-secret",
           META_APP_SECRET_PREVIOUS: "test-app-secret-previous",
           META_VERIFY_TOKEN: "test-verify-token",
-          API_TOKEN: "test-api-token",
+          // sha256("test-operator-key")
+          OPERATOR_KEY_SHA256: "0ff86987c8ca08303de41f67acd9dda633b6ac174e05534d0d365f8299ae30fc",
           SESSION_SECRET: "test-session-secret-0123456789abcdef",
           PASSWORD_PEPPER: "test-password-pepper",
           MAIL_MODE: "dev",

@@ -9,17 +9,21 @@
  * Ctrl-C stops wrangler (and workerd under it) and the simulator.
  *
  * Local defaults (each overridable by the same-named environment variable): META_APP_SECRET=dev-app-secret,
- * META_VERIFY_TOKEN=dev-verify-token, API_TOKEN=dev-api-token, PORT=8787. They are passed with
+ * META_VERIFY_TOKEN=dev-verify-token, OPERATOR_KEY=dev-operator-key (only its SHA-256 is passed), PORT=8787,
+ * DEMO_PASSWORD (else a random one kept in .wrangler/demo-owner-password). They are passed with
  * `--var`, so no .dev.vars file is written (it would change the generated types).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { demoChannels, demoWorkspace } from "../workers/demo-workspace.ts";
+import { hashPassword } from "../workers/auth/password.ts";
+import { demoChannels, demoOwner, demoWorkspace } from "../workers/demo-workspace.ts";
+import { POLICY_VERSION } from "../workers/privacy-policy.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const require = createRequire(import.meta.url);
@@ -43,8 +47,8 @@ if (flags.help) {
 
 Applies local D1 migrations, seeds the demo workspace, runs wrangler dev on 127.0.0.1:$PORT (8787)
 and streams simulated Meta webhooks into it (unless --no-demo). Environment overrides:
-PORT, META_APP_SECRET, META_APP_SECRET_PREVIOUS, META_VERIFY_TOKEN, API_TOKEN, SESSION_SECRET,
-PASSWORD_PEPPER.`);
+PORT, META_APP_SECRET, META_APP_SECRET_PREVIOUS, META_VERIFY_TOKEN, OPERATOR_KEY, SESSION_SECRET,
+PASSWORD_PEPPER, DEMO_PASSWORD.`);
   process.exit(0);
 }
 
@@ -60,7 +64,7 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 const vars: Record<string, string> = {
   META_APP_SECRET: env("META_APP_SECRET", "dev-app-secret"),
   META_VERIFY_TOKEN: env("META_VERIFY_TOKEN", "dev-verify-token"),
-  API_TOKEN: env("API_TOKEN", "dev-api-token"),
+  OPERATOR_KEY_SHA256: createHash("sha256").update(env("OPERATOR_KEY", "dev-operator-key")).digest("hex"),
   SESSION_SECRET: env("SESSION_SECRET", "dev-session-secret-not-for-production"),
   PASSWORD_PEPPER: env("PASSWORD_PEPPER", "dev-password-pepper-not-for-production"),
   MAIL_MODE: "dev",
@@ -112,12 +116,34 @@ function wrangler(args: string[], what: string): Promise<void> {
   });
 }
 
-const sqlString = (v: string | null | undefined) => (v == null ? "NULL" : `'${v.replaceAll("'", "''")}'`);
+const sqlString = (v: string | number | null | undefined) =>
+  v == null ? "NULL" : typeof v === "number" ? String(v) : `'${v.replaceAll("'", "''")}'`;
 
-/** INSERT OR IGNORE for the demo workspace and channels: re-running never duplicates or overwrites. */
-function seedSql(): string {
+/** The demo owner's password: DEMO_PASSWORD, else one generated once and kept beside the local state. */
+function demoPassword(): string {
+  if (process.env.DEMO_PASSWORD) return process.env.DEMO_PASSWORD;
+  const file = path.join(root, ".wrangler", "demo-owner-password");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const password = randomBytes(12).toString("base64url");
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * INSERT OR IGNORE for the demo workspace and channels: re-running never duplicates or overwrites.
+ * The owner's password hash is always reset, so the printed password is the one that works.
+ */
+async function seedSql(password: string): Promise<string> {
+  const now = Date.now();
+  const hash = await hashPassword(password, vars.PASSWORD_PEPPER!);
   const lines = [
     `INSERT OR IGNORE INTO workspaces (id, name) VALUES (${sqlString(demoWorkspace.id)}, ${sqlString(demoWorkspace.name)});`,
+    `INSERT INTO users (id, email, email_verified_at, name, password_hash, adult_confirmed_at, status, updated_at) VALUES (` +
+      [demoOwner.id, demoOwner.email, now, demoOwner.name, hash, now, "active", now].map(sqlString).join(", ") +
+      `) ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash;`,
+    `INSERT OR IGNORE INTO policy_acceptances (user_id, version, accepted_at) VALUES (${[demoOwner.id, POLICY_VERSION, now].map(sqlString).join(", ")});`,
+    `INSERT OR IGNORE INTO memberships (workspace_id, user_id, role, created_at) VALUES (${[demoWorkspace.id, demoOwner.id, "owner", now].map(sqlString).join(", ")});`,
   ];
   for (const c of demoChannels) {
     const waba = "wabaId" in c ? c.wabaId : null;
@@ -226,11 +252,12 @@ async function main() {
   step("Applying D1 migrations to the local database (.wrangler/state)…");
   await wrangler(["d1", "migrations", "apply", "DB", "--local"], "wrangler d1 migrations apply DB --local");
 
-  step(`Seeding the demo workspace "${demoWorkspace.name}" and ${demoChannels.length} channels…`);
+  step(`Seeding the demo workspace "${demoWorkspace.name}", its owner and ${demoChannels.length} channels…`);
+  const password = demoPassword();
   const dir = mkdtempSync(path.join(tmpdir(), "wechatting-seed-"));
   try {
     const file = path.join(dir, "seed.sql");
-    writeFileSync(file, seedSql());
+    writeFileSync(file, await seedSql(password));
     await wrangler(["d1", "execute", "DB", "--local", "--yes", "--file", file], "wrangler d1 execute DB --local (seed)");
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -270,7 +297,9 @@ async function main() {
     ["Inbox", `${origin}/`],
     ["API docs (OpenAPI)", `${origin}/api/openapi.json`],
     ["Webhook URL", `${origin}/webhooks/meta`],
-    ["API token", `${vars.API_TOKEN}   (Authorization: Bearer ${vars.API_TOKEN})`],
+    ["Sign in as", `${demoOwner.email}  /  ${password}`],
+    ["Dev mailbox", `${origin}/dev/mailbox   (every mail the app sends, locally)`],
+    ["Operator key", `${env("OPERATOR_KEY", "dev-operator-key")}   (Authorization: Bearer …, for /api/quarantine)`],
     ["Meta app secret", vars.META_APP_SECRET as string],
     ["Meta verify token", vars.META_VERIFY_TOKEN as string],
     ["Demo stream", demo ? "on (simulated customers, logged below)" : "off (--no-demo)"],
@@ -289,7 +318,7 @@ async function main() {
       `  Replay a fixture:        npm run simulate --${simTarget} --replay test/fixtures/meta/whatsapp-text.json`,
       `  More traffic:            npm run simulate --${simTarget} --count 500 --batch 10 --duplicates 0.1 --shuffle`,
       `  Verify handshake:        curl '${origin}/webhooks/meta?hub.mode=subscribe&hub.challenge=42&hub.verify_token=${vars.META_VERIFY_TOKEN}'`,
-      `  List conversations:      curl -H 'Authorization: Bearer ${vars.API_TOKEN}' ${origin}/api/conversations`,
+      `  Quarantined items:       curl -H 'Authorization: Bearer ${env("OPERATOR_KEY", "dev-operator-key")}' ${origin}/api/quarantine`,
       "",
       dim("  Ctrl-C stops everything."),
       "",

@@ -6,7 +6,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
-import { channels, workspaces } from "../workers/db/schema.ts";
+import { channels, memberships, workspaces, type Role } from "../workers/db/schema.ts";
+import { POLICY_VERSION } from "../workers/privacy-policy.ts";
 import { demoChannels, demoWorkspace } from "../workers/demo-workspace.ts";
 import { conversationId } from "../workers/ingest.ts";
 import worker from "../workers/index.ts";
@@ -59,11 +60,59 @@ export async function postOk(body: Body): Promise<{ received: number; stored: nu
   return response.json();
 }
 
-export async function apiGet<T = any>(path: string, token: string | null = env.API_TOKEN): Promise<{ status: number; body: T }> {
-  const headers = new Headers();
-  if (token !== null) headers.set("authorization", `Bearer ${token}`);
-  const response = await call(new Request(`${BASE}/api${path}`, { headers }));
-  return { status: response.status, body: (await response.json()) as T };
+export type Agent = { cookie: string; csrf: string; userId: string; workspaceId: string; email: string };
+export const OPERATOR_KEY = "test-operator-key";
+export const PASSWORD = "correct horse battery staple";
+
+type ApiInit = { method?: string; body?: unknown; as?: Agent | null; bearer?: string; headers?: Record<string, string> };
+
+/** Calls the API as a signed-in user (cookie + CSRF token), with a bearer key, or anonymously. */
+export async function api<T = any>(path: string, init: ApiInit = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  const method = init.method ?? (init.body === undefined ? "GET" : "POST");
+  const headers = new Headers(init.headers);
+  if (init.as) {
+    headers.set("cookie", init.as.cookie);
+    headers.set("x-csrf-token", init.as.csrf);
+  }
+  if (init.bearer) headers.set("authorization", `Bearer ${init.bearer}`);
+  if (init.body !== undefined) headers.set("content-type", "application/json");
+  if (method !== "GET" && !headers.has("origin")) headers.set("origin", BASE);
+  const response = await call(
+    new Request(`${BASE}/api${path}`, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) }),
+  );
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as T, headers: response.headers };
+}
+
+export const apiGet = <T = any>(path: string, as: Agent | null) => api<T>(path, { as });
+
+export function sessionCookie(response: { headers: Headers }): string {
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith("__Host-wc_session="));
+  if (!cookie) throw new Error("no session cookie set");
+  return cookie.split(";")[0]!;
+}
+
+/** Signs up a fresh user (who owns a new workspace) and returns their session. */
+export async function signUp(fields: Record<string, unknown> = {}): Promise<Agent> {
+  const email = (fields.email as string | undefined) ?? `user-${crypto.randomUUID()}@example.com`;
+  const response = await api("/auth/signup", {
+    body: { name: "Test User", email, password: PASSWORD, adult: true, acceptPolicyVersion: POLICY_VERSION, ...fields },
+  });
+  if (response.status !== 201) throw new Error(`sign-up answered ${response.status}: ${JSON.stringify(response.body)}`);
+  return {
+    cookie: sessionCookie(response),
+    csrf: response.body.csrfToken,
+    userId: response.body.user.id,
+    workspaceId: response.body.workspaces[0].id,
+    email,
+  };
+}
+
+/** A signed-in member of the demo workspace (the one the fixtures' accounts are connected to). */
+export async function demoMember(role: Role = "agent"): Promise<Agent> {
+  const agent = await signUp();
+  await drizzle(env.DB).insert(memberships).values({ workspaceId: demoWorkspace.id, userId: agent.userId, role, createdAt: Date.now() });
+  return { ...agent, workspaceId: demoWorkspace.id };
 }
 
 export function conversationOf(kind: "whatsapp" | "instagram" | "messenger", customerId: string): string {

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { normalizeWebhook } from "../workers/meta/normalize.ts";
-import { apiGet, conversationOf, messagesIn, postOk, seedDemoWorkspace } from "./helpers.ts";
+import { apiGet, conversationOf, demoMember, messagesIn, postOk, seedDemoWorkspace, type Agent } from "./helpers.ts";
 
 const fixtures = Object.fromEntries(
   Object.entries(import.meta.glob<string>("./fixtures/meta/*.json", { query: "?raw", import: "default", eager: true }))
@@ -17,8 +17,10 @@ const WA = () => conversationOf("whatsapp", "15550002222");
 const IG = () => conversationOf("instagram", "5000000000000001");
 const FB = () => conversationOf("messenger", "4000000000000001");
 
+let member: Agent;
+
 async function apiMessages(conversation: string) {
-  const { status, body } = await apiGet(`/conversations/${conversation}/messages?limit=200`);
+  const { status, body } = await apiGet(`/workspaces/ws_demo/conversations/${conversation}/messages?limit=200`, member);
   expect(status).toBe(200);
   return body.messages as any[];
 }
@@ -32,6 +34,7 @@ async function message(conversation: string, externalId: string) {
 describe("ingesting every fixture", () => {
   beforeAll(async () => {
     await seedDemoWorkspace();
+    member = await demoMember();
     for (const [name, raw] of Object.entries(fixtures)) {
       const report = await postOk(raw);
       expect(report.quarantined, name).toBe(0);

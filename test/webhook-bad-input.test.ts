@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import whatsappText from "./fixtures/meta/whatsapp-text.json";
-import { apiGet, call, countRows, postOk, postWebhook, seedDemoWorkspace, webhookRequest } from "./helpers.ts";
+import { OPERATOR_KEY, api, call, countRows, postOk, postWebhook, seedDemoWorkspace, webhookRequest } from "./helpers.ts";
 
 const TABLES = ["messages", "conversations", "contacts", "quarantine", "channel_events"];
 const snapshot = () => Promise.all(TABLES.map(countRows));
@@ -60,13 +60,13 @@ describe("bad webhook input", () => {
   it("acknowledges a signed body of the wrong shape and quarantines it with its reason", async () => {
     const report = await postOk({ hello: "world" });
     expect(report).toMatchObject({ received: 1, stored: 0, quarantined: 1 });
-    const { body } = await apiGet("/quarantine?reason=invalid_envelope");
+    const { body } = await api("/quarantine?reason=invalid_envelope", { bearer: OPERATOR_KEY });
     expect(body.items[0]).toMatchObject({ reason: "invalid_envelope", payload: { hello: "world" } });
   });
 
   it("quarantines an unknown object instead of dropping it", async () => {
     await postOk({ object: "permissions", entry: [{ id: "1", time: 1, changes: [] }] });
-    const { body } = await apiGet("/quarantine?reason=unknown_object");
+    const { body } = await api("/quarantine?reason=unknown_object", { bearer: OPERATOR_KEY });
     expect(body.items[0]).toMatchObject({ reason: "unknown_object", object: "permissions" });
   });
 
@@ -76,7 +76,7 @@ describe("bad webhook input", () => {
     batch.entry.push(stranger.entry[0]!);
     const report = await postOk(batch);
     expect(report).toMatchObject({ received: 2, stored: 1, quarantined: 1 });
-    const { body } = await apiGet("/quarantine?reason=unknown_account");
+    const { body } = await api("/quarantine?reason=unknown_account", { bearer: OPERATOR_KEY });
     expect(body.items[0]).toMatchObject({ reason: "unknown_account", accountId: "299999999999999", object: "whatsapp" });
     expect(JSON.stringify(body.items[0].payload)).toContain("wamid.FOR_A_STRANGER");
   });

@@ -1,16 +1,49 @@
 /**
  * @module
- * The Worker's routes: Meta webhooks and the JSON API. Static inbox assets are served by the
- * platform for every other path (wrangler.toml `[assets]`).
+ * The Worker's routes: Meta webhooks, the JSON API and (locally) the dev mailbox. Static inbox
+ * assets are served by the platform for every other path (wrangler.toml `[assets]`).
  */
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
+import { requireSession } from "./auth/middleware.ts";
 import { errorResponse } from "./http-error.ts";
-import { api } from "./routes/api.ts";
+import { requestOrigin } from "./request-origin.ts";
+import { auth } from "./routes/auth.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { devMailbox } from "./routes/dev-mailbox.ts";
+import { quarantineRoutes } from "./routes/quarantine.ts";
 import { webhooks } from "./routes/webhooks.ts";
+import { workspaceRoutes } from "./routes/workspaces.ts";
+import { securityHeaders } from "./security-headers.ts";
+import { validationHook } from "./validation.ts";
+
+const api = new OpenAPIHono<{ Bindings: Cloudflare.Env }>({ defaultHook: validationHook });
+// Another site may never change anything, with or without our cookie.
+api.use("*", requestOrigin());
+for (const path of ["/workspaces", "/workspaces/*", "/invitations/*"]) api.use(path, requireSession());
+api.route("/", auth);
+api.route("/", workspaceRoutes);
+api.route("/", conversationRoutes);
+api.route("/", quarantineRoutes);
+api.openAPIRegistry.registerComponent("securitySchemes", "operatorKey", { type: "http", scheme: "bearer" });
+api.openAPIRegistry.registerComponent("securitySchemes", "session", { type: "apiKey", in: "cookie", name: "__Host-wc_session" });
+api.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: {
+    title: "WeChatting API",
+    version: "0.2.0",
+    description:
+      "Unified inbox for WhatsApp Business, Instagram and Messenger. Routes are reached with the session cookie " +
+      "set at sign-in; state-changing requests also need the session's X-CSRF-Token.",
+  },
+  security: [{ session: [] }],
+});
 
 export const app = new Hono<{ Bindings: Cloudflare.Env }>()
+  .use("*", securityHeaders())
   .route("/webhooks", webhooks)
   .route("/api", api)
+  .route("/dev/mailbox", devMailbox)
   .notFound((c) => errorResponse(c, 404, "not_found", `No route for ${c.req.method} ${c.req.path}`))
   .onError((error, c) => {
     console.error(error);

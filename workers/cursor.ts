@@ -3,10 +3,10 @@
  * Opaque keyset-pagination cursors: base64url JSON, validated on the way back in.
  */
 import type { z } from "@hono/zod-openapi";
+import { base64url } from "./hash.ts";
 
 export function encodeCursor(value: unknown): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(value));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return base64url(new TextEncoder().encode(JSON.stringify(value)));
 }
 
 /** The decoded cursor, or null when it is not one this API issued. */

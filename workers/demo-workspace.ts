@@ -52,3 +52,6 @@ export const demoChannels = [
     handle: "@demoshop",
   },
 ] satisfies (typeof channels.$inferInsert)[];
+
+/** The demo workspace's owner; `npm start` sets (and prints) its password. */
+export const demoOwner = { id: "u_demo_owner", email: "demo@wechatting.local", name: "Demo Owner" } as const;

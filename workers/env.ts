@@ -12,8 +12,8 @@ declare global {
       META_APP_SECRET_PREVIOUS?: string;
       /** Token Meta echoes in the GET verification handshake. */
       META_VERIFY_TOKEN: string;
-      /** Bearer token for the read API until accounts exist. */
-      API_TOKEN: string;
+      /** SHA-256 (hex) of the operator API key: the key itself is never configured or stored. */
+      OPERATOR_KEY_SHA256: string;
       /** Keys signed links, CSRF tokens and client-address hashes (HMAC-SHA256). */
       SESSION_SECRET: string;
       /** Mixed into every password hash; never stored with the hashes. */

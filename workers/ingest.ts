@@ -10,6 +10,7 @@ import type { ConversationHeader } from "../durable-objects/conversation.ts";
 import { ChannelDirectory, type Address, type ChannelRecord } from "./channel-directory.ts";
 import { channelEvents, quarantine } from "./db/schema.ts";
 import type { ConversationChange, Customer, WebhookItem } from "./events.ts";
+import { sha256Hex } from "./hash.ts";
 import { MirrorQueue } from "./mirror.ts";
 
 export type IngestReport = {
@@ -29,11 +30,6 @@ const mirrorQueue = new MirrorQueue();
 
 /** D1 allows 100 bound parameters per statement. */
 const ROWS_PER_INSERT = 10;
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** The conversation Durable Object's id: one per (channel, customer identity). */
 export function conversationId(namespace: Cloudflare.Env["CONVERSATION"], channelId: string, customerId: string): string {

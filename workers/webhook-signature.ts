@@ -5,6 +5,8 @@
  * (`\u00e4`, `\/`), and any JSON round trip changes it.
  */
 
+import { toHex } from "./hash.ts";
+
 const SIGNATURE_PATTERN = /^sha256=([0-9a-f]{64})$/i;
 
 export type SignatureCheck =
@@ -54,7 +56,7 @@ export async function verifyWebhookSignature(
 /** `sha256=<hex>` for a body: what Meta sends, and what the simulator and tests sign with. */
 export async function signWebhookBody(body: BufferSource, secret: string): Promise<string> {
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), body));
-  return `sha256=${Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return `sha256=${toHex(mac)}`;
 }
 
 /** Constant-time string equality (for the verify token and bearer tokens). */

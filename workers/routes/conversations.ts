@@ -1,19 +1,19 @@
 /**
  * @module
- * The read API. Each route's zod schema validates the request, types the handler and the
- * `hono/client` of the web app, and generates the OpenAPI 3.1 document at `/api/openapi.json`.
+ * A workspace's conversations and their messages. Every query filters by the workspace the member
+ * is acting in (see auth/workspace-access.ts), so another tenant's conversation is a 404.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { bearerAuth } from "../bearer-auth.ts";
-import { channels, contacts, conversations, quarantine } from "../db/schema.ts";
-import { DeliveryStatus, Direction, MessageContent, MetaError, MessageType, Product, QuarantineReason } from "../events.ts";
-import { ErrorBody, errorResponse } from "../http-error.ts";
+import { requirePermission, type WorkspaceEnv } from "../auth/workspace-access.ts";
+import { channels, contacts, conversations } from "../db/schema.ts";
+import { DeliveryStatus, Direction, MessageContent, MetaError, MessageType, Product } from "../events.ts";
+import { errorResponse } from "../http-error.ts";
+import { Cursor, Limit, WorkspaceParam, errorResponses } from "../api-schemas.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { validationHook } from "../validation.ts";
 
-const Limit = z.coerce.number().int().min(1).max(200).default(50).openapi({ description: "Page size (1–200)" });
-const Cursor = z.string().max(512).optional().openapi({ description: "`nextCursor` of the previous page" });
 
 const ConversationSummary = z
   .object({
@@ -52,30 +52,11 @@ const Message = z
   })
   .openapi("Message");
 
-const QuarantinedItem = z
-  .object({
-    id: z.string(),
-    receivedAt: z.number().int(),
-    reason: QuarantineReason,
-    detail: z.string(),
-    object: z.string().nullable(),
-    field: z.string().nullable(),
-    accountId: z.string().nullable(),
-    payload: z.unknown(),
-  })
-  .openapi("QuarantinedItem");
-
-const errors = {
-  400: { description: "Invalid request", content: { "application/json": { schema: ErrorBody } } },
-  401: { description: "Missing or wrong bearer token", content: { "application/json": { schema: ErrorBody } } },
-};
-
 const listConversations = createRoute({
   method: "get",
-  path: "/conversations",
-  summary: "Conversations, newest activity first",
-  security: [{ bearer: [] }],
-  request: { query: z.object({ limit: Limit, cursor: Cursor, channelId: z.string().max(128).optional() }) },
+  path: "/workspaces/{workspaceId}/conversations",
+  summary: "The workspace's conversations, newest activity first",
+  request: { params: WorkspaceParam, query: z.object({ limit: Limit, cursor: Cursor, channelId: z.string().max(128).optional() }) },
   responses: {
     200: {
       description: "A page of conversations",
@@ -85,18 +66,17 @@ const listConversations = createRoute({
         },
       },
     },
-    ...errors,
+    ...errorResponses,
   },
 });
 
 const listMessages = createRoute({
   method: "get",
-  path: "/conversations/{id}/messages",
+  path: "/workspaces/{workspaceId}/conversations/{id}/messages",
   summary: "A conversation's messages in display order (Meta time, then arrival)",
   description: "Without a cursor: the newest page. `nextCursor` pages backwards to older messages.",
-  security: [{ bearer: [] }],
   request: {
-    params: z.object({ id: z.string().regex(/^[0-9a-f]{64}$/).openapi({ description: "Conversation id" }) }),
+    params: WorkspaceParam.extend({ id: z.string().regex(/^[0-9a-f]{64}$/).openapi({ description: "Conversation id" }) }),
     query: z.object({ limit: Limit, cursor: Cursor }),
   },
   responses: {
@@ -106,56 +86,19 @@ const listMessages = createRoute({
         "application/json": { schema: z.object({ messages: z.array(Message), nextCursor: z.string().nullable() }) },
       },
     },
-    404: { description: "No such conversation", content: { "application/json": { schema: ErrorBody } } },
-    ...errors,
-  },
-});
-
-const listQuarantine = createRoute({
-  method: "get",
-  path: "/quarantine",
-  summary: "Signed webhook items that could not be understood or routed, newest first",
-  security: [{ bearer: [] }],
-  request: { query: z.object({ limit: Limit, cursor: Cursor, reason: QuarantineReason.optional() }) },
-  responses: {
-    200: {
-      description: "A page of quarantined items",
-      content: {
-        "application/json": { schema: z.object({ items: z.array(QuarantinedItem), nextCursor: z.string().nullable() }) },
-      },
-    },
-    ...errors,
+    ...errorResponses,
   },
 });
 
 const ConversationCursor = z.object({ t: z.number().int(), id: z.string() });
 const MessageCursor = z.object({ t: z.number().int(), s: z.number().int() });
 
-export const api = new OpenAPIHono<{ Bindings: Cloudflare.Env }>({
-  defaultHook: (result, c) => {
-    if (!result.success) {
-      const issue = result.error.issues[0];
-      const where = issue?.path.join(".") || result.target;
-      return errorResponse(c, 400, "invalid_request", `${where}: ${issue?.message ?? "invalid"}`);
-    }
-  },
-});
+export const conversationRoutes = new OpenAPIHono<WorkspaceEnv>({ defaultHook: validationHook });
 
-api.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
-api.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  info: {
-    title: "WeChatting API",
-    version: "0.1.0",
-    description: "Unified inbox for WhatsApp Business, Instagram and Messenger.",
-  },
-});
+conversationRoutes.use("/workspaces/:workspaceId/conversations", requirePermission("conversations.read"));
+conversationRoutes.use("/workspaces/:workspaceId/conversations/*", requirePermission("conversations.read"));
 
-api.use("/conversations/*", bearerAuth());
-api.use("/conversations", bearerAuth());
-api.use("/quarantine", bearerAuth());
-
-api.openapi(listConversations, async (c) => {
+conversationRoutes.openapi(listConversations, async (c) => {
   const { limit, cursor, channelId } = c.req.valid("query");
   const after = cursor ? decodeCursor(cursor, ConversationCursor) : undefined;
   if (after === null) return errorResponse(c, 400, "invalid_cursor", "cursor is not a cursor this API issued");
@@ -167,6 +110,7 @@ api.openapi(listConversations, async (c) => {
     .innerJoin(channels, eq(channels.id, conversations.channelId))
     .where(
       and(
+        eq(conversations.workspaceId, c.var.workspaceId),
         channelId ? eq(conversations.channelId, channelId) : undefined,
         after
           ? or(
@@ -205,7 +149,7 @@ api.openapi(listConversations, async (c) => {
   );
 });
 
-api.openapi(listMessages, async (c) => {
+conversationRoutes.openapi(listMessages, async (c) => {
   const { id } = c.req.valid("param");
   const { limit, cursor } = c.req.valid("query");
   const before = cursor ? decodeCursor(cursor, MessageCursor) : undefined;
@@ -213,7 +157,7 @@ api.openapi(listMessages, async (c) => {
   const known = await drizzle(c.env.DB)
     .select({ id: conversations.id })
     .from(conversations)
-    .where(eq(conversations.id, id))
+    .where(and(eq(conversations.id, id), eq(conversations.workspaceId, c.var.workspaceId)))
     .get();
   if (!known) return errorResponse(c, 404, "not_found", `No conversation ${id}`);
   const stub = c.env.CONVERSATION.get(c.env.CONVERSATION.idFromString(id));
@@ -241,32 +185,3 @@ api.openapi(listMessages, async (c) => {
   );
 });
 
-const QuarantineCursor = z.object({ t: z.number().int(), id: z.string() });
-
-api.openapi(listQuarantine, async (c) => {
-  const { limit, cursor, reason } = c.req.valid("query");
-  const after = cursor ? decodeCursor(cursor, QuarantineCursor) : undefined;
-  if (after === null) return errorResponse(c, 400, "invalid_cursor", "cursor is not a cursor this API issued");
-  const rows = await drizzle(c.env.DB)
-    .select()
-    .from(quarantine)
-    .where(
-      and(
-        reason ? eq(quarantine.reason, reason) : undefined,
-        after
-          ? or(lt(quarantine.receivedAt, after.t), and(eq(quarantine.receivedAt, after.t), lt(quarantine.id, after.id)))
-          : undefined,
-      ),
-    )
-    .orderBy(desc(quarantine.receivedAt), desc(quarantine.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return c.json(
-    {
-      items: page.map(({ dedupeKey: _, payload, ...row }) => ({ ...row, payload: JSON.parse(payload) as unknown })),
-      nextCursor: rows.length > limit && last ? encodeCursor({ t: last.receivedAt, id: last.id }) : null,
-    },
-    200,
-  );
-});

@@ -1,0 +1,41 @@
+/**
+ * @module
+ * Every `/workspaces/{workspaceId}/…` request runs as a member of that workspace. The membership is
+ * read on every request, so a removed member or a lowered role takes effect at once. A workspace
+ * the user is not a member of answers 404, exactly like one that does not exist.
+ */
+import { and, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { createMiddleware } from "hono/factory";
+import { memberships, type Role } from "../db/schema.ts";
+import { errorResponse } from "../http-error.ts";
+import { can, type Permission } from "../permissions.ts";
+import type { AuthEnv } from "./middleware.ts";
+
+export type WorkspaceEnv = AuthEnv & {
+  Variables: AuthEnv["Variables"] & { workspaceId: string; role: Role };
+};
+
+export const requireMember = () =>
+  createMiddleware<WorkspaceEnv>(async (c, next) => {
+    const workspaceId = c.req.param("workspaceId");
+    const membership = workspaceId
+      ? await drizzle(c.env.DB)
+          .select({ role: memberships.role })
+          .from(memberships)
+          .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.userId, c.var.user.id)))
+          .get()
+      : undefined;
+    if (!workspaceId || !membership) return errorResponse(c, 404, "not_found", "No such workspace");
+    c.set("workspaceId", workspaceId);
+    c.set("role", membership.role);
+    await next();
+  });
+
+export const requirePermission = (permission: Permission) =>
+  createMiddleware<WorkspaceEnv>(async (c, next) => {
+    if (!can(c.var.role, permission)) {
+      return errorResponse(c, 403, "forbidden", `Your role (${c.var.role}) does not allow ${permission}`);
+    }
+    await next();
+  });
