@@ -7,7 +7,7 @@
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { createMiddleware } from "hono/factory";
-import { memberships, type Role } from "../db/schema.ts";
+import { memberships, workspaces, type Role } from "../db/schema.ts";
 import { errorResponse } from "../http-error.ts";
 import { can, type Permission } from "../permissions.ts";
 import type { AuthEnv } from "./middleware.ts";
@@ -15,6 +15,16 @@ import type { AuthEnv } from "./middleware.ts";
 export type WorkspaceEnv = AuthEnv & {
   Variables: AuthEnv["Variables"] & { workspaceId: string; role: Role };
 };
+
+/** The workspaces a user belongs to, with their role, by name. */
+export function workspacesOf(db: D1Database, userId: string) {
+  return drizzle(db)
+    .select({ id: workspaces.id, name: workspaces.name, role: memberships.role })
+    .from(memberships)
+    .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
+    .where(eq(memberships.userId, userId))
+    .orderBy(workspaces.name);
+}
 
 export const requireMember = () =>
   createMiddleware<WorkspaceEnv>(async (c, next) => {

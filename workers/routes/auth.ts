@@ -7,6 +7,7 @@ import { and, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { auditStatement, audit } from "../audit.ts";
 import { requireSession, type AuthEnv } from "../auth/middleware.ts";
+import { workspacesOf } from "../auth/workspace-access.ts";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../auth/password.ts";
 import { csrfTokenFor, endAllSessions, endSession, startSession } from "../auth/session.ts";
 import { consumeToken, issueToken, verifyToken } from "../auth/signed-link.ts";
@@ -100,12 +101,7 @@ export const auth = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 async function me(c: { env: Cloudflare.Env }, user: UserRow, sessionId: string) {
   const db = drizzle(c.env.DB);
   const [rows, accepted] = await Promise.all([
-    db
-      .select({ id: workspaces.id, name: workspaces.name, role: memberships.role })
-      .from(memberships)
-      .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
-      .where(eq(memberships.userId, user.id))
-      .orderBy(workspaces.name),
+    workspacesOf(c.env.DB, user.id),
     db
       .select()
       .from(policyAcceptances)
@@ -592,6 +588,29 @@ auth.openapi(
     await db.update(users).set({ passwordHash: await hashPassword(newPassword, c.env.PASSWORD_PEPPER), updatedAt: Date.now() }).where(eq(users.id, user.id));
     await endAllSessions(c.env.DB, user.id, c.var.session.id);
     await audit(c.env.DB, { action: "auth.password_changed", actorUserId: user.id, targetType: "user", targetId: user.id });
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+auth.openapi(
+  createRoute({
+    method: "post",
+    path: "/me/policy-acceptance",
+    summary: "Accept the current privacy-policy version (asked again whenever a new version is published)",
+    request: { body: jsonBody(z.object({ version: z.literal(POLICY_VERSION, { message: `The current version is ${POLICY_VERSION}` }) })) },
+    responses: {
+      200: { description: "Recorded with version and time", content: { "application/json": { schema: Accepted } } },
+      400: errorDoc("Not the current version"),
+      401: errorDoc("Not signed in"),
+    },
+  }),
+  async (c) => {
+    const { version } = c.req.valid("json");
+    await drizzle(c.env.DB)
+      .insert(policyAcceptances)
+      .values({ userId: c.var.user.id, version, acceptedAt: Date.now() })
+      .onConflictDoNothing();
+    await audit(c.env.DB, { action: "policy.accepted", actorUserId: c.var.user.id, detail: { version } });
     return c.json({ ok: true as const }, 200);
   },
 );

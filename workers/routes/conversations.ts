@@ -4,7 +4,7 @@
  * is acting in (see auth/workspace-access.ts), so another tenant's conversation is a 404.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { requirePermission, type WorkspaceEnv } from "../auth/workspace-access.ts";
 import { channels, contacts, conversations } from "../db/schema.ts";
@@ -12,6 +12,7 @@ import { DeliveryStatus, Direction, MessageContent, MetaError, MessageType, Prod
 import { errorResponse } from "../http-error.ts";
 import { Cursor, Limit, WorkspaceParam, errorResponses } from "../api-schemas.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { TimeIdCursor, newestFirst, olderThan, page } from "../keyset.ts";
 import { validationHook } from "../validation.ts";
 
 
@@ -90,7 +91,6 @@ const listMessages = createRoute({
   },
 });
 
-const ConversationCursor = z.object({ t: z.number().int(), id: z.string() });
 const MessageCursor = z.object({ t: z.number().int(), s: z.number().int() });
 
 export const conversationRoutes = new OpenAPIHono<WorkspaceEnv>({ defaultHook: validationHook });
@@ -100,7 +100,7 @@ conversationRoutes.use("/workspaces/:workspaceId/conversations/*", requirePermis
 
 conversationRoutes.openapi(listConversations, async (c) => {
   const { limit, cursor, channelId } = c.req.valid("query");
-  const after = cursor ? decodeCursor(cursor, ConversationCursor) : undefined;
+  const after = cursor ? decodeCursor(cursor, TimeIdCursor) : undefined;
   if (after === null) return errorResponse(c, 400, "invalid_cursor", "cursor is not a cursor this API issued");
   const db = drizzle(c.env.DB);
   const rows = await db
@@ -112,21 +112,15 @@ conversationRoutes.openapi(listConversations, async (c) => {
       and(
         eq(conversations.workspaceId, c.var.workspaceId),
         channelId ? eq(conversations.channelId, channelId) : undefined,
-        after
-          ? or(
-              lt(conversations.lastMessageAt, after.t),
-              and(eq(conversations.lastMessageAt, after.t), lt(conversations.id, after.id)),
-            )
-          : undefined,
+        olderThan(conversations.lastMessageAt, conversations.id, after),
       ),
     )
-    .orderBy(desc(conversations.lastMessageAt), desc(conversations.id))
+    .orderBy(...newestFirst(conversations.lastMessageAt, conversations.id))
     .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
+  const { items, nextCursor } = page(rows, limit, (r) => ({ t: r.conversation.lastMessageAt, id: r.conversation.id }));
   return c.json(
     {
-      conversations: page.map(({ conversation: cv, contact, channel }) => ({
+      conversations: items.map(({ conversation: cv, contact, channel }) => ({
         id: cv.id,
         channel,
         contact: {
@@ -142,8 +136,7 @@ conversationRoutes.openapi(listConversations, async (c) => {
         lastDirection: cv.lastDirection,
         messageCount: cv.messageCount,
       })),
-      nextCursor:
-        rows.length > limit && last ? encodeCursor({ t: last.conversation.lastMessageAt, id: last.conversation.id }) : null,
+      nextCursor,
     },
     200,
   );

@@ -4,11 +4,12 @@
  * nobody connected), so this route sits behind the operator API key, not a member session.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Cursor, Limit, errorDoc } from "../api-schemas.ts";
 import { operatorKey } from "../auth/operator-key.ts";
-import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { decodeCursor } from "../cursor.ts";
+import { TimeIdCursor, newestFirst, olderThan, page } from "../keyset.ts";
 import { quarantine } from "../db/schema.ts";
 import { QuarantineReason } from "../events.ts";
 import { errorResponse } from "../http-error.ts";
@@ -26,8 +27,6 @@ const QuarantinedItem = z
     payload: z.unknown(),
   })
   .openapi("QuarantinedItem");
-
-const QuarantineCursor = z.object({ t: z.number().int(), id: z.string() });
 
 export const quarantineRoutes = new OpenAPIHono<{ Bindings: Cloudflare.Env }>({ defaultHook: validationHook });
 
@@ -53,7 +52,7 @@ quarantineRoutes.openapi(
   }),
   async (c) => {
     const { limit, cursor, reason } = c.req.valid("query");
-    const after = cursor ? decodeCursor(cursor, QuarantineCursor) : undefined;
+    const after = cursor ? decodeCursor(cursor, TimeIdCursor) : undefined;
     if (after === null) return errorResponse(c, 400, "invalid_cursor", "cursor is not a cursor this API issued");
     const rows = await drizzle(c.env.DB)
       .select()
@@ -61,19 +60,16 @@ quarantineRoutes.openapi(
       .where(
         and(
           reason ? eq(quarantine.reason, reason) : undefined,
-          after
-            ? or(lt(quarantine.receivedAt, after.t), and(eq(quarantine.receivedAt, after.t), lt(quarantine.id, after.id)))
-            : undefined,
+          olderThan(quarantine.receivedAt, quarantine.id, after),
         ),
       )
-      .orderBy(desc(quarantine.receivedAt), desc(quarantine.id))
+      .orderBy(...newestFirst(quarantine.receivedAt, quarantine.id))
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
+    const { items, nextCursor } = page(rows, limit, (r) => ({ t: r.receivedAt, id: r.id }));
     return c.json(
       {
-        items: page.map(({ dedupeKey: _, payload, ...row }) => ({ ...row, payload: JSON.parse(payload) as unknown })),
-        nextCursor: rows.length > limit && last ? encodeCursor({ t: last.receivedAt, id: last.id }) : null,
+        items: items.map(({ dedupeKey: _, payload, ...row }) => ({ ...row, payload: JSON.parse(payload) as unknown })),
+        nextCursor,
       },
       200,
     );

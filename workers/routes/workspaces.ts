@@ -3,14 +3,15 @@
  * Workspaces, their members and roles, invitations and the audit log.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { and, count, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, gt, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Cursor, Limit, WorkspaceParam, errorDoc, errorResponses, jsonBody } from "../api-schemas.ts";
 import { audit, auditStatement } from "../audit.ts";
 import { consumeToken, issueToken, verifyToken } from "../auth/signed-link.ts";
-import { requireMember, requirePermission, type WorkspaceEnv } from "../auth/workspace-access.ts";
+import { requireMember, requirePermission, workspacesOf, type WorkspaceEnv } from "../auth/workspace-access.ts";
 import { clientHash } from "../client-hash.ts";
-import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { decodeCursor } from "../cursor.ts";
+import { TimeIdCursor, newestFirst, olderThan, page } from "../keyset.ts";
 import { auditLog, invitations, memberships, roles, users, workspaces, type Role } from "../db/schema.ts";
 import { errorResponse } from "../http-error.ts";
 import { mailerFor } from "../mail.ts";
@@ -48,13 +49,7 @@ workspaceRoutes.openapi(
     },
   }),
   async (c) => {
-    const rows = await drizzle(c.env.DB)
-      .select({ id: workspaces.id, name: workspaces.name, role: memberships.role })
-      .from(memberships)
-      .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
-      .where(eq(memberships.userId, c.var.user.id))
-      .orderBy(workspaces.name);
-    return c.json({ workspaces: rows }, 200);
+    return c.json({ workspaces: await workspacesOf(c.env.DB, c.var.user.id) }, 200);
   },
 );
 
@@ -369,7 +364,6 @@ const AuditEntry = z
     detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).nullable(),
   })
   .openapi("AuditEntry");
-const AuditCursor = z.object({ t: z.number().int(), id: z.string() });
 
 workspaceRoutes.openapi(
   createRoute({
@@ -385,7 +379,7 @@ workspaceRoutes.openapi(
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    const after = cursor ? decodeCursor(cursor, AuditCursor) : undefined;
+    const after = cursor ? decodeCursor(cursor, TimeIdCursor) : undefined;
     if (after === null) return errorResponse(c, 400, "invalid_cursor", "cursor is not a cursor this API issued");
     const rows = await drizzle(c.env.DB)
       .select()
@@ -393,19 +387,12 @@ workspaceRoutes.openapi(
       .where(
         and(
           eq(auditLog.workspaceId, c.var.workspaceId),
-          after ? or(lt(auditLog.at, after.t), and(eq(auditLog.at, after.t), lt(auditLog.id, after.id))) : undefined,
+          olderThan(auditLog.at, auditLog.id, after),
         ),
       )
-      .orderBy(desc(auditLog.at), desc(auditLog.id))
+      .orderBy(...newestFirst(auditLog.at, auditLog.id))
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return c.json(
-      {
-        entries: page.map(({ workspaceId: _, ...entry }) => entry),
-        nextCursor: rows.length > limit && last ? encodeCursor({ t: last.at, id: last.id }) : null,
-      },
-      200,
-    );
+    const { items, nextCursor } = page(rows, limit, (r) => ({ t: r.at, id: r.id }));
+    return c.json({ entries: items.map(({ workspaceId: _, ...entry }) => entry), nextCursor }, 200);
   },
 );
