@@ -16,6 +16,12 @@ export default defineConfig(async () => ({
           OPERATOR_KEY_SHA256: "0ff86987c8ca08303de41f67acd9dda633b6ac174e05534d0d365f8299ae30fc",
           SESSION_SECRET: "test-session-secret-0123456789abcdef",
           PASSWORD_PEPPER: "test-password-pepper",
+          // Two vault master keys, as during a rotation: k2026 wraps, k2025 still unwraps.
+          VAULT_MASTER_KEYS: JSON.stringify({
+            k2025: "Aeo4/dmi6qjb0i0LPFJCdZQhZtYqjdYoNkjWkUPGyWs=",
+            k2026: "AO/yhhxA+8pLpKEuOe1vFxpisEwKvNqZOJqtXbob3bE=",
+          }),
+          VAULT_ACTIVE_KEY_ID: "k2026",
           MAIL_MODE: "dev",
           WEBHOOK_MAX_BYTES: "65536",
         },

@@ -68,6 +68,7 @@ const vars: Record<string, string> = {
   SESSION_SECRET: env("SESSION_SECRET", "dev-session-secret-not-for-production"),
   PASSWORD_PEPPER: env("PASSWORD_PEPPER", "dev-password-pepper-not-for-production"),
   MAIL_MODE: "dev",
+  ...devVaultKeys(),
 };
 if (process.env.META_APP_SECRET_PREVIOUS) vars.META_APP_SECRET_PREVIOUS = process.env.META_APP_SECRET_PREVIOUS;
 
@@ -118,6 +119,23 @@ function wrangler(args: string[], what: string): Promise<void> {
 
 const sqlString = (v: string | number | null | undefined) =>
   v == null ? "NULL" : typeof v === "number" ? String(v) : `'${v.replaceAll("'", "''")}'`;
+
+/**
+ * Local vault master keys: VAULT_MASTER_KEYS / VAULT_ACTIVE_KEY_ID from the environment, else one
+ * random key generated once and kept beside the local state (tokens sealed earlier stay readable).
+ */
+function devVaultKeys(): { VAULT_MASTER_KEYS: string; VAULT_ACTIVE_KEY_ID: string } {
+  if (process.env.VAULT_MASTER_KEYS && process.env.VAULT_ACTIVE_KEY_ID) {
+    return { VAULT_MASTER_KEYS: process.env.VAULT_MASTER_KEYS, VAULT_ACTIVE_KEY_ID: process.env.VAULT_ACTIVE_KEY_ID };
+  }
+  const file = path.join(root, ".wrangler", "dev-vault-keys.json");
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ "dev-1": randomBytes(32).toString("base64") }), { mode: 0o600 });
+  }
+  const keys = readFileSync(file, "utf8").trim();
+  return { VAULT_MASTER_KEYS: keys, VAULT_ACTIVE_KEY_ID: Object.keys(JSON.parse(keys) as object).at(-1)! };
+}
 
 /** The demo owner's password: DEMO_PASSWORD, else one generated once and kept beside the local state. */
 function demoPassword(): string {

@@ -18,7 +18,7 @@ const PUBLIC = new Set([
   "GET /openapi.json",
 ]);
 /** Cross-tenant operations, behind the operator key only. */
-const OPERATOR = new Set(["GET /quarantine"]);
+const OPERATOR = new Set(["GET /quarantine", "POST /operator/vault/rotate"]);
 
 type Operation = { method: string; path: string };
 

@@ -11,6 +11,7 @@ import { requestOrigin } from "./request-origin.ts";
 import { auth } from "./routes/auth.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { devMailbox } from "./routes/dev-mailbox.ts";
+import { operatorRoutes } from "./routes/operator.ts";
 import { quarantineRoutes } from "./routes/quarantine.ts";
 import { webhooks } from "./routes/webhooks.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
@@ -25,6 +26,7 @@ api.route("/", auth);
 api.route("/", workspaceRoutes);
 api.route("/", conversationRoutes);
 api.route("/", quarantineRoutes);
+api.route("/", operatorRoutes);
 api.openAPIRegistry.registerComponent("securitySchemes", "operatorKey", { type: "http", scheme: "bearer" });
 api.openAPIRegistry.registerComponent("securitySchemes", "session", { type: "apiKey", in: "cookie", name: "__Host-wc_session" });
 api.doc31("/openapi.json", {

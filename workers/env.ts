@@ -18,6 +18,13 @@ declare global {
       SESSION_SECRET: string;
       /** Mixed into every password hash; never stored with the hashes. */
       PASSWORD_PEPPER: string;
+      /**
+       * Vault master keys, JSON `{ "<id>": "<base64 of 32 random bytes>", … }` (ids `[a-z0-9-]{1,32}`):
+       * each unwraps the workspace data keys it wrapped; several are configured during a rotation.
+       */
+      VAULT_MASTER_KEYS: string;
+      /** Id of the master key in VAULT_MASTER_KEYS that wraps new and re-wrapped workspace data keys. */
+      VAULT_ACTIVE_KEY_ID: string;
       /** "dev": mail lands in the local dev mailbox; "http": sent through MAIL_API_URL. */
       MAIL_MODE: "dev" | "http";
       MAIL_FROM?: string;

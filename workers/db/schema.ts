@@ -285,3 +285,52 @@ export const devMailbox = sqliteTable(
   },
   (t) => [index("dev_mailbox_to").on(t.to, t.sentAt)],
 );
+
+// ── The vault (workers/vault): channel tokens under envelope encryption ──────────────────────────
+
+/**
+ * One AES-256-GCM data key per workspace, stored only wrapped by a master key from secrets. Deleting
+ * the row makes the workspace's ciphertexts unreadable; copies in D1 backups (which hold the wrapped
+ * key too) follow once the master key that wrapped it is rotated out and retired.
+ */
+export const workspaceKeys = sqliteTable(
+  "workspace_keys",
+  {
+    workspaceId: text("workspace_id").primaryKey(),
+    /** Random id of this data key; every ciphertext records it, so a re-created key is told apart. */
+    keyId: text("key_id").notNull(),
+    /** base64(IV ‖ AES-GCM(master key, data key)); the AAD binds it to this workspace and key id. */
+    wrappedKey: text("wrapped_key").notNull(),
+    /** Which master key wrapped it: rotation re-wraps the rows not under the active one. */
+    masterKeyId: text("master_key_id").notNull(),
+    /** Encryptions made with this data key, held well below NIST SP 800-38D's 2^32 for random IVs. */
+    encryptions: integer("encryptions").notNull().default(0),
+    createdAt: createdAt(),
+    rotatedAt: integer("rotated_at"),
+  },
+  (t) => [index("workspace_keys_master").on(t.masterKeyId, t.workspaceId)],
+);
+
+/** A channel's credentials (access token, refresh token…), sealed by the workspace data key. */
+export const channelSecrets = sqliteTable(
+  "channel_secrets",
+  {
+    channelId: text("channel_id").notNull(),
+    /** What the secret is for, e.g. "access_token"; part of the AAD, like the channel and workspace. */
+    purpose: text("purpose").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    /** The workspace data key that sealed it (`workspace_keys.key_id`). */
+    keyId: text("key_id").notNull(),
+    /** base64 of the AES-GCM ciphertext and its 16-byte tag. */
+    ciphertext: text("ciphertext").notNull(),
+    /** base64 of the random 96-bit IV, fresh for every encryption. */
+    iv: text("iv").notNull(),
+    /** 1 when first sealed, +1 each time the secret is replaced. */
+    version: integer("version").notNull(),
+    createdAt: createdAt(),
+    /** The token's own expiry (epoch ms), when Meta gives one. */
+    expiresAt: integer("expires_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.channelId, t.purpose] }), index("channel_secrets_workspace").on(t.workspaceId)],
+);
