@@ -23,6 +23,13 @@ export default defineConfig(async () => ({
           }),
           VAULT_ACTIVE_KEY_ID: "k2026",
           MAIL_MODE: "dev",
+          // The Graph API is the Meta simulator (test/graph-simulator.ts routes these to it).
+          GRAPH_API_BASE: "http://graph.simulator/graph.facebook.com/v25.0",
+          INSTAGRAM_GRAPH_BASE: "http://graph.simulator/graph.instagram.com/v25.0",
+          INSTAGRAM_API_BASE: "http://graph.simulator/api.instagram.com",
+          META_APP_ID: "600000000000001",
+          INSTAGRAM_APP_ID: "610000000000001",
+          INSTAGRAM_APP_SECRET: "test-instagram-app-secret",
           WEBHOOK_MAX_BYTES: "65536",
         },
       },

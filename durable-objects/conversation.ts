@@ -176,6 +176,17 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     };
   }
 
+  /**
+   * Erases everything this conversation holds (its channel's history was deleted, or its customer
+   * erased): messages, receipts, the pending mirror and the alarm. The object starts empty again.
+   */
+  async erase(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+    this.alarmPending = false;
+    this.state = null;
+    this.sql.exec(SCHEMA);
+  }
+
   /** The D1 backstop: confirm the Worker's flush landed, otherwise send the missing rows ourselves. */
   override async alarm(): Promise<void> {
     this.alarmPending = false;

@@ -73,6 +73,17 @@ const vars: Record<string, string> = {
 if (process.env.META_APP_SECRET_PREVIOUS) vars.META_APP_SECRET_PREVIOUS = process.env.META_APP_SECRET_PREVIOUS;
 
 const origin = `http://127.0.0.1:${port}`;
+const graphPort = Number(env("GRAPH_PORT", String(port + 1)));
+const graphOrigin = `http://127.0.0.1:${graphPort}`;
+// The Worker talks to the Graph API simulator instead of Meta (production: wrangler.toml [vars]).
+Object.assign(vars, {
+  GRAPH_API_BASE: `${graphOrigin}/graph.facebook.com/v25.0`,
+  INSTAGRAM_GRAPH_BASE: `${graphOrigin}/graph.instagram.com/v25.0`,
+  INSTAGRAM_API_BASE: `${graphOrigin}/api.instagram.com`,
+  META_APP_ID: env("META_APP_ID", "600000000000001"),
+  INSTAGRAM_APP_ID: env("INSTAGRAM_APP_ID", "610000000000001"),
+  INSTAGRAM_APP_SECRET: env("INSTAGRAM_APP_SECRET", "dev-instagram-app-secret"),
+});
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[22m` : s);
 const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[22m` : s);
@@ -281,6 +292,25 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   }
 
+  step(`Starting the Graph API simulator on ${graphOrigin}…`);
+  startChild(
+    [
+      path.join(root, "scripts/graph-server.ts"),
+      "--port",
+      String(graphPort),
+      "--app-id",
+      vars.META_APP_ID!,
+      "--app-secret",
+      vars.META_APP_SECRET!,
+      "--instagram-app-id",
+      vars.INSTAGRAM_APP_ID!,
+      "--instagram-app-secret",
+      vars.INSTAGRAM_APP_SECRET!,
+      "--quiet",
+    ],
+    "the Graph API simulator",
+  );
+
   step(`Starting wrangler dev on ${origin}…`);
   const dev = startChild(
     [
@@ -315,6 +345,7 @@ async function main() {
     ["Inbox", `${origin}/`],
     ["API docs (OpenAPI)", `${origin}/api/openapi.json`],
     ["Webhook URL", `${origin}/webhooks/meta`],
+    ["Graph API simulator", `${graphOrigin}  (control API: ${graphOrigin}/__simulator/state)`],
     ["Sign in as", `${demoOwner.email}  /  ${password}`],
     ["Dev mailbox", `${origin}/dev/mailbox   (every mail the app sends, locally)`],
     ["Operator key", `${env("OPERATOR_KEY", "dev-operator-key")}   (Authorization: Bearer …, for /api/quarantine)`],

@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Conversation } from "../durable-objects/conversation.ts";
-import { channelDirectory } from "../workers/ingest.ts";
+import { channelDirectory } from "../workers/channel-directory.ts";
 import { conversationOf, d1Outage, messagesIn, postOk, postWebhook, seedDemoWorkspace, stubOf } from "./helpers.ts";
 import { OTHER_PHONE_NUMBER_ID, echo, inbound, status, whatsappPost } from "./wa-builders.ts";
 

@@ -142,3 +142,42 @@ export const d1Outage = new Proxy(
     },
   },
 ) as D1Database;
+
+export type Mail = { id: string; to: string; subject: string; text: string; sentAt: number };
+
+/** The mails the dev mailbox holds for one recipient, newest first (read through its JSON route). */
+export async function mailsTo(email: string): Promise<Mail[]> {
+  const response = await call(new Request(`${BASE}/dev/mailbox/messages.json?to=${encodeURIComponent(email)}`));
+  return (await response.json<{ messages: Mail[] }>()).messages;
+}
+
+/** The token of the newest link to `path` (e.g. "/reset-password") mailed to `email`. */
+export async function mailedToken(email: string, path: string): Promise<string> {
+  const prefix = `${BASE}${path}?token=`;
+  for (const mail of await mailsTo(email)) {
+    const line = mail.text.split("\n").find((l) => l.startsWith(prefix));
+    if (line) return line.slice(prefix.length);
+  }
+  throw new Error(`no ${path} link mailed to ${email}`);
+}
+
+/** Signs in; `agent` is the new session when it worked. */
+export async function signIn(email: string, password = PASSWORD, headers: Record<string, string> = {}) {
+  const response = await api("/auth/signin", { body: { email, password }, headers });
+  const agent: Agent | null =
+    response.status === 200
+      ? {
+          cookie: sessionCookie(response),
+          csrf: response.body.csrfToken,
+          userId: response.body.user.id,
+          workspaceId: response.body.workspaces[0]?.id,
+          email,
+        }
+      : null;
+  return { ...response, agent };
+}
+
+/** Runs one SQL statement against the test D1 and returns its rows. */
+export async function sql<T = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<T[]> {
+  return (await env.DB.prepare(query).bind(...params).all<T>()).results;
+}

@@ -5,6 +5,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { normalizeWebhook } from "../workers/meta/normalize.ts";
+import { openSecret, sealSecret } from "../workers/vault/vault.ts";
 import { apiGet, conversationOf, demoMember, messagesIn, postOk, seedDemoWorkspace, type Agent } from "./helpers.ts";
 
 const fixtures = Object.fromEntries(
@@ -12,6 +13,9 @@ const fixtures = Object.fromEntries(
     .filter(([path]) => !path.includes("/meta-"))
     .map(([path, raw]) => [path.replace(/^.*\//, "").replace(/\.json$/, ""), raw]),
 );
+
+/** Posted last: it revokes the WhatsApp channel the other fixtures use. */
+const REVOCATION = "whatsapp-account-update-partner-app-uninstalled";
 
 const WA = () => conversationOf("whatsapp", "15550002222");
 const IG = () => conversationOf("instagram", "5000000000000001");
@@ -36,6 +40,7 @@ describe("ingesting every fixture", () => {
     await seedDemoWorkspace();
     member = await demoMember();
     for (const [name, raw] of Object.entries(fixtures)) {
+      if (name === REVOCATION) continue;
       const report = await postOk(raw);
       expect(report.quarantined, name).toBe(0);
     }
@@ -163,7 +168,6 @@ describe("ingesting every fixture", () => {
   it("records account-level webhooks of connected accounts", async () => {
     const { results } = await env.DB.prepare(`SELECT field, event FROM channel_events ORDER BY field, event`).all();
     expect(results).toEqual([
-      { field: "account_update", event: "PARTNER_APP_UNINSTALLED" },
       { field: "message_template_status_update", event: "REJECTED" },
       { field: "messages", event: "errors" },
       { field: "messages", event: "errors" },
@@ -227,5 +231,19 @@ describe("ingesting every fixture", () => {
       .bind(`ct_${WA()}`)
       .first();
     expect(contact).toMatchObject({ identity: "15550002222", wa_id: "15550002222" });
+  });
+
+  it("revokes the WABA's channels at once when WhatsApp says our app was uninstalled, and quarantines what follows", async () => {
+    await sealSecret(env, { workspaceId: "ws_demo", channelId: "ch_demo_wa_1", purpose: "access_token", plaintext: "EAAG-revoked-token" });
+    expect(await postOk(fixtures[REVOCATION]!)).toMatchObject({ accountEvents: 1, quarantined: 0 });
+    const channel = await env.DB.prepare(`SELECT status, disconnected_at FROM channels WHERE id = 'ch_demo_wa_1'`).first<{ status: string }>();
+    expect(channel?.status).toBe("revoked");
+    expect(await openSecret(env, { workspaceId: "ws_demo", channelId: "ch_demo_wa_1", purpose: "access_token" })).toEqual({ ok: false, error: "not_found" });
+    const audit = await env.DB.prepare(`SELECT action, target_id FROM audit_log WHERE action = 'channel.revoked_by_meta'`).first();
+    expect(audit).toEqual({ action: "channel.revoked_by_meta", target_id: "ch_demo_wa_1" });
+    // The other number of another WABA is untouched; this one's webhooks are no longer ingested.
+    const other = await env.DB.prepare(`SELECT status FROM channels WHERE id = 'ch_demo_wa_2'`).first();
+    expect(other).toEqual({ status: "active" });
+    expect(await postOk(fixtures["whatsapp-text"]!.replace("FAKE_IN_000001", "FAKE_IN_AFTER_REVOKE"))).toMatchObject({ stored: 0, quarantined: 1 });
   });
 });

@@ -5,14 +5,17 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { requireSession } from "./auth/middleware.ts";
 import { errorResponse } from "./http-error.ts";
 import { requestOrigin } from "./request-origin.ts";
 import { auth } from "./routes/auth.ts";
+import { channelRoutes } from "./routes/channels.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { devMailbox } from "./routes/dev-mailbox.ts";
 import { operatorRoutes } from "./routes/operator.ts";
 import { quarantineRoutes } from "./routes/quarantine.ts";
+import { metaCallbacks } from "./routes/meta-callbacks.ts";
 import { webhooks } from "./routes/webhooks.ts";
 import { workspaceRoutes } from "./routes/workspaces.ts";
 import { securityHeaders } from "./security-headers.ts";
@@ -25,6 +28,7 @@ for (const path of ["/workspaces", "/workspaces/*", "/invitations/*"]) api.use(p
 api.route("/", auth);
 api.route("/", workspaceRoutes);
 api.route("/", conversationRoutes);
+api.route("/", channelRoutes);
 api.route("/", quarantineRoutes);
 api.route("/", operatorRoutes);
 api.openAPIRegistry.registerComponent("securitySchemes", "operatorKey", { type: "http", scheme: "bearer" });
@@ -43,11 +47,16 @@ api.doc31("/openapi.json", {
 
 export const app = new Hono<{ Bindings: Cloudflare.Env }>()
   .use("*", securityHeaders())
+  .route("/webhooks/meta", metaCallbacks)
   .route("/webhooks", webhooks)
   .route("/api", api)
   .route("/dev/mailbox", devMailbox)
   .notFound((c) => errorResponse(c, 404, "not_found", `No route for ${c.req.method} ${c.req.path}`))
   .onError((error, c) => {
+    // Hono's own refusals (a body that is not JSON: 400, another media type: 415) are the client's.
+    if (error instanceof HTTPException && error.status < 500) {
+      return errorResponse(c, error.status, "invalid_request", error.message || "The request body could not be read");
+    }
     console.error(error);
     return errorResponse(c, 500, "internal_error", "Something went wrong on our side");
   });

@@ -50,7 +50,7 @@ export class ChannelDirectory {
       const { results } = await db
         .prepare(
           `SELECT id, workspace_id AS workspaceId, kind, external_id AS externalId, waba_id AS wabaId, page_id AS pageId
-           FROM channels WHERE status = 'active'
+           FROM channels WHERE status IN ('active', 'needs_reconnection')
              AND (external_id IN (${placeholders}) OR waba_id IN (${placeholders}) OR page_id IN (${placeholders}))
            ORDER BY created_at, id`,
         )
@@ -75,3 +75,6 @@ export class ChannelDirectory {
     this.#cache.clear();
   }
 }
+
+/** The isolate's directory: connect and disconnect clear it, so routing follows them at once. */
+export const channelDirectory = new ChannelDirectory();

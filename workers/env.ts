@@ -6,6 +6,11 @@
 declare global {
   namespace Cloudflare {
     interface Env {
+      /** The Meta app's id (App Dashboard → Settings → Basic). */
+      META_APP_ID: string;
+      /** Instagram API with Instagram Login has its own app id and secret (optional: only for that flow). */
+      INSTAGRAM_APP_ID?: string;
+      INSTAGRAM_APP_SECRET?: string;
       /** Meta app secret: verifies X-Hub-Signature-256 and signed_request callbacks. */
       META_APP_SECRET: string;
       /** The previous app secret, accepted as well while a rotation is under way (optional). */

@@ -7,7 +7,8 @@
  */
 import { drizzle } from "drizzle-orm/d1";
 import type { ConversationHeader } from "../durable-objects/conversation.ts";
-import { ChannelDirectory, type Address, type ChannelRecord } from "./channel-directory.ts";
+import { channelDirectory, type Address, type ChannelRecord } from "./channel-directory.ts";
+import { revokeWhatsAppAccount } from "./channels/store.ts";
 import { channelEvents, quarantine } from "./db/schema.ts";
 import type { ConversationChange, Customer, WebhookItem } from "./events.ts";
 import { sha256Hex } from "./hash.ts";
@@ -25,8 +26,10 @@ type QuarantineItem = Extract<WebhookItem, { kind: "quarantine" }>;
 type AccountItem = Extract<WebhookItem, { kind: "account" }>;
 type Group = { header: ConversationHeader; changes: ConversationChange[] };
 
-export const channelDirectory = new ChannelDirectory();
 const mirrorQueue = new MirrorQueue();
+
+/** WhatsApp's account_update events that mean our access is gone (SPEC §2.5, §6.5). */
+const REVOKING_ACCOUNT_EVENTS = new Set(["PARTNER_APP_UNINSTALLED", "PARTNER_REMOVED", "ACCOUNT_DELETED"]);
 
 /** D1 allows 100 bound parameters per statement. */
 const ROWS_PER_INSERT = 10;
@@ -111,6 +114,12 @@ export async function ingest(
     ),
     storeInD1(env.DB, quarantined, accountEvents, options.arrivedAt),
   ]);
+  // A business that removed our app at Meta is revoked at once, after its event is on record.
+  for (const { item } of accountEvents) {
+    if (item.field === "account_update" && REVOKING_ACCOUNT_EVENTS.has(item.event)) {
+      await revokeWhatsAppAccount(env, item.route.accountId, item.event);
+    }
+  }
 
   return {
     received: items.length,

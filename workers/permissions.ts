@@ -7,6 +7,9 @@ import type { Role } from "./db/schema.ts";
 
 export const PERMISSIONS = {
   "conversations.read": ["owner", "admin", "agent"],
+  "channels.read": ["owner", "admin", "agent"],
+  /** Connect, reconnect and disconnect channels (consent is the business's to give or withdraw). */
+  "channels.manage": ["owner", "admin"],
   "members.read": ["owner", "admin", "agent"],
   "members.manage": ["owner", "admin"],
   /** Granting, changing or removing the owner role. */

@@ -21,6 +21,13 @@ export const workspaces = sqliteTable("workspaces", {
 });
 
 export const channelKinds = ["whatsapp", "instagram", "messenger"] as const;
+/**
+ * active: ingesting and sending. needs_reconnection: Meta refused the token (expired, permission
+ * removed); sends are blocked, webhooks still ingested. disconnected: the workspace withdrew consent.
+ * revoked: the business removed our app at Meta (deauthorize callback, account_update).
+ */
+export const channelStatuses = ["active", "needs_reconnection", "disconnected", "revoked"] as const;
+export type ChannelStatus = (typeof channelStatuses)[number];
 export type ChannelKind = (typeof channelKinds)[number];
 
 export const channels = sqliteTable(
@@ -40,9 +47,18 @@ export const channels = sqliteTable(
     name: text("name").notNull(),
     /** Display phone number or @handle. */
     handle: text("handle"),
-    status: text("status", { enum: ["active", "disconnected"] })
+    status: text("status", { enum: channelStatuses })
       .notNull()
       .default("active"),
+    /** The Meta user (or Instagram user) whose grant the stored token carries: deauthorize callbacks name it. */
+    metaUserId: text("meta_user_id"),
+    /** When the stored token expires (null: never, or no token). */
+    tokenExpiresAt: integer("token_expires_at"),
+    healthCheckedAt: integer("health_checked_at"),
+    /** Human-readable reason the channel needs attention (Meta's error, translated). */
+    healthProblem: text("health_problem"),
+    connectedAt: integer("connected_at"),
+    disconnectedAt: integer("disconnected_at"),
     createdAt: createdAt(),
   },
   (t) => [

@@ -18,7 +18,7 @@ import { errorDoc, jsonBody } from "../api-schemas.ts";
 import { mailerFor } from "../mail.ts";
 import { POLICY_VERSION } from "../privacy-policy.ts";
 import { hmacHex } from "../hash.ts";
-import { hit, type RateLimit } from "../rate-limit.ts";
+import { hit, reset as resetRateLimit, type RateLimit } from "../rate-limit.ts";
 import { validationHook } from "../validation.ts";
 
 const VERIFY_TTL_S = 24 * 3600;
@@ -34,12 +34,20 @@ export const Email = z
   .transform((s) => s.normalize("NFC").toLowerCase())
   .pipe(z.email({ message: "Enter a valid email address" }))
   .openapi({ example: "ana@example.com" });
-const Name = z.string().trim().min(1, "Enter your name").max(100, "Use at most 100 characters");
+/** Text people type: a lone UTF-16 surrogate would be stored as U+FFFD, silently changing it. */
+export const Text = (max: number, empty: string) =>
+  z
+    .string()
+    .refine((s) => s.isWellFormed(), "Contains a broken character (invalid Unicode)")
+    .transform((s) => s.trim())
+    .pipe(z.string().min(1, empty).max(max, `Use at most ${max} characters`));
+const Name = Text(100, "Enter your name");
 const Phone = z
   .string()
   .trim()
   .regex(/^\+[1-9]\d{6,14}$/, "Use international format, e.g. +14155550123")
   .nullable();
+// The policy (12–256) is checked by checkPasswordPolicy; this only bounds what is read at all.
 const Password = z.string().max(1024, "Use at most 256 characters");
 
 
@@ -236,6 +244,8 @@ auth.openapi(
         .set({ passwordHash: await hashPassword(password, c.env.PASSWORD_PEPPER), updatedAt: Date.now() })
         .where(eq(users.id, user.id));
     }
+    // A success clears the account's counter, so regular use never runs into the limit.
+    await resetRateLimit(c.env.DB, `signin:account:${await hmacHex(c.env.SESSION_SECRET, `signin\n${email}`)}`);
     const session = await startSession(c, user.id);
     await audit(c.env.DB, { action: "auth.signin", actorUserId: user.id, targetType: "user", targetId: user.id, clientHash: client });
     return c.json(await me(c, user, session.id), 200);
@@ -354,7 +364,8 @@ auth.openapi(
     const email = change.claims.data?.email;
     const db = drizzle(c.env.DB);
     const user = await db.select().from(users).where(eq(users.id, change.claims.sub)).get();
-    if (!user || !email) return errorResponse(c, 400, "link_invalid", linkMessage("invalid"));
+    // A sign-up link confirms the address it was mailed to, and only while that is still the account's address.
+    if (!user || !email || (change.claims.aud === "verify-email" && email !== user.email)) return errorResponse(c, 400, "link_invalid", linkMessage("invalid"));
     const taken = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get();
     if (taken && taken.id !== user.id) return errorResponse(c, 409, "email_taken", "This address now belongs to another account");
     if (!(await consumeToken(c.env.DB, change.claims))) return errorResponse(c, 400, "link_used", linkMessage("used"));

@@ -17,12 +17,12 @@ import { errorResponse } from "../http-error.ts";
 import { mailerFor } from "../mail.ts";
 import { can } from "../permissions.ts";
 import { validationHook } from "../validation.ts";
-import { Email } from "./auth.ts";
+import { Email, Text } from "./auth.ts";
 
 const INVITATION_TTL_S = 7 * 24 * 3600;
 
 const RoleSchema = z.enum(roles);
-const WorkspaceName = z.string().trim().min(1, "Enter a name").max(100, "Use at most 100 characters");
+const WorkspaceName = Text(100, "Enter a name");
 const Workspace = z.object({ id: z.string(), name: z.string(), role: RoleSchema }).openapi("Workspace");
 const Member = z
   .object({ userId: z.string(), name: z.string(), email: z.string(), role: RoleSchema, joinedAt: z.number().int() })
@@ -69,7 +69,7 @@ workspaceRoutes.openapi(
     await db.batch([
       db.insert(workspaces).values({ id, name, createdAt: now }),
       db.insert(memberships).values({ workspaceId: id, userId: c.var.user.id, role: "owner", createdAt: now }),
-      auditStatement(c.env.DB, { action: "workspace.created", workspaceId: id, actorUserId: c.var.user.id, targetType: "workspace", targetId: id }, now),
+      auditStatement(c.env.DB, { action: "workspace.created", workspaceId: id, actorUserId: c.var.user.id, targetType: "workspace", targetId: id, clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw) }, now),
     ]);
     return c.json({ id, name, role: "owner" as const }, 201);
   },
@@ -87,7 +87,7 @@ workspaceRoutes.openapi(
   async (c) => {
     const { name } = c.req.valid("json");
     await drizzle(c.env.DB).update(workspaces).set({ name }).where(eq(workspaces.id, c.var.workspaceId));
-    await audit(c.env.DB, { action: "workspace.renamed", workspaceId: c.var.workspaceId, actorUserId: c.var.user.id });
+    await audit(c.env.DB, { action: "workspace.renamed", workspaceId: c.var.workspaceId, actorUserId: c.var.user.id, clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw) });
     return c.json({ id: c.var.workspaceId, name, role: c.var.role }, 200);
   },
 );
@@ -165,6 +165,7 @@ workspaceRoutes.openapi(
         targetType: "user",
         targetId: userId,
         detail: { from: member.role, to: role },
+        clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw),
       }),
     ]);
     return c.json({ ok: true as const }, 200);
@@ -199,6 +200,7 @@ workspaceRoutes.openapi(
         actorUserId: c.var.user.id,
         targetType: "user",
         targetId: userId,
+        clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw),
       }),
     ]);
     return c.json({ ok: true as const }, 200);
@@ -240,6 +242,7 @@ workspaceRoutes.openapi(
         targetType: "invitation",
         targetId: invitation.id,
         detail: { role },
+        clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw),
       }),
     ]);
     const token = await issueToken(c.env.SESSION_SECRET, {
@@ -250,7 +253,8 @@ workspaceRoutes.openapi(
     });
     await mailerFor(c.env).send({
       to: email,
-      subject: `${c.var.user.name} invited you to ${workspace?.name ?? "a workspace"} on WeChatting`,
+      // Names are user input and may hold line breaks; a subject must be one line (workers/mail.ts).
+      subject: `${c.var.user.name} invited you to ${workspace?.name ?? "a workspace"} on WeChatting`.replace(/[\r\n]+/g, " "),
       text: `${c.var.user.name} invited you to join "${workspace?.name}" as ${role}.\n\nAccept here (sign up first with this address if you have no account):\n${new URL(c.req.url).origin}/invitations/accept?token=${token}\n\nThe link works once and expires in 7 days.`,
     });
     const { id, createdAt, expiresAt } = invitation;
@@ -298,10 +302,10 @@ workspaceRoutes.openapi(
     const revoked = await drizzle(c.env.DB)
       .update(invitations)
       .set({ revokedAt: Date.now() })
-      .where(and(eq(invitations.id, invitationId), eq(invitations.workspaceId, c.var.workspaceId), isNull(invitations.acceptedAt)))
+      .where(and(eq(invitations.id, invitationId), eq(invitations.workspaceId, c.var.workspaceId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
       .returning({ id: invitations.id });
     if (revoked.length === 0) return errorResponse(c, 404, "not_found", "No such pending invitation");
-    await audit(c.env.DB, { action: "invitation.revoked", workspaceId: c.var.workspaceId, actorUserId: c.var.user.id, targetType: "invitation", targetId: invitationId });
+    await audit(c.env.DB, { action: "invitation.revoked", workspaceId: c.var.workspaceId, actorUserId: c.var.user.id, targetType: "invitation", targetId: invitationId, clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw) });
     return c.json({ ok: true as const }, 200);
   },
 );
@@ -336,7 +340,8 @@ workspaceRoutes.openapi(
       db
         .insert(memberships)
         .values({ workspaceId: invitation.workspaceId, userId: c.var.user.id, role: invitation.role, createdAt: now })
-        .onConflictDoUpdate({ target: [memberships.workspaceId, memberships.userId], set: { role: invitation.role } }),
+        // Someone who is a member already keeps their role: an invitation never demotes (or promotes) them.
+        .onConflictDoNothing(),
       db.update(invitations).set({ acceptedAt: now }).where(eq(invitations.id, invitation.id)),
       auditStatement(c.env.DB, {
         action: "invitation.accepted",
@@ -347,8 +352,15 @@ workspaceRoutes.openapi(
         clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw),
       }),
     ]);
-    const workspace = await db.select({ name: workspaces.name }).from(workspaces).where(eq(workspaces.id, invitation.workspaceId)).get();
-    return c.json({ id: invitation.workspaceId, name: workspace?.name ?? "", role: invitation.role }, 200);
+    const [workspace, membership] = await Promise.all([
+      db.select({ name: workspaces.name }).from(workspaces).where(eq(workspaces.id, invitation.workspaceId)).get(),
+      db
+        .select({ role: memberships.role })
+        .from(memberships)
+        .where(and(eq(memberships.workspaceId, invitation.workspaceId), eq(memberships.userId, c.var.user.id)))
+        .get(),
+    ]);
+    return c.json({ id: invitation.workspaceId, name: workspace?.name ?? "", role: membership?.role ?? invitation.role }, 200);
   },
 );
 

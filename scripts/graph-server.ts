@@ -1,0 +1,119 @@
+/**
+ * @module
+ * Serves the Graph API simulator (scripts/meta-simulator/graph.ts) over HTTP for dev mode:
+ * `node scripts/graph-server.ts --port 8788`, then point the Worker's GRAPH_API_BASE, INSTAGRAM_GRAPH_BASE
+ * and INSTAGRAM_API_BASE at the printed URLs. Logs one line per call with the path only: query strings
+ * carry client secrets and input tokens, so they are never printed.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { parseArgs } from "node:util";
+import { createGraphSimulator, GRAPH_VERSION } from "./meta-simulator/graph.ts";
+
+const HELP = `Graph API simulator for WeChatting (graph.facebook.com, graph.instagram.com, api.instagram.com)
+
+Usage: node scripts/graph-server.ts [options]
+
+  --port <n>                  port (default 8788)
+  --host <addr>               address to listen on (default 127.0.0.1)
+  --app-id <id>               Meta app id (default 600000000000001)
+  --app-secret <s>            Meta app secret (default $META_APP_SECRET or dev-app-secret)
+  --instagram-app-id <id>     Instagram app id (default 610000000000001)
+  --instagram-app-secret <s>  Instagram app secret (default $INSTAGRAM_APP_SECRET or dev-instagram-app-secret)
+  --no-proof                  accept calls without appsecret_proof ("Require App Secret" off)
+  --quiet                     no request log
+  -h, --help
+
+Control API (JSON): POST /__simulator/codes, POST /__simulator/tokens, POST /__simulator/tokens/:token/expire,
+POST /__simulator/tokens/:token/revoke, POST|DELETE /__simulator/faults, GET /__simulator/state,
+POST /__simulator/reset. See scripts/meta-simulator/graph/control.ts.
+`;
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: "string", default: "8788" },
+    host: { type: "string", default: "127.0.0.1" },
+    "app-id": { type: "string", default: "600000000000001" },
+    "app-secret": { type: "string", default: process.env.META_APP_SECRET || "dev-app-secret" },
+    "instagram-app-id": { type: "string", default: "610000000000001" },
+    "instagram-app-secret": { type: "string", default: process.env.INSTAGRAM_APP_SECRET || "dev-instagram-app-secret" },
+    "no-proof": { type: "boolean", default: false },
+    quiet: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (opts.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const port = Number(opts.port);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  process.stderr.write(`invalid --port ${opts.port}\n`);
+  process.exit(2);
+}
+
+const sim = createGraphSimulator({
+  appId: opts["app-id"],
+  appSecret: opts["app-secret"],
+  instagramAppId: opts["instagram-app-id"],
+  instagramAppSecret: opts["instagram-app-secret"],
+  requireAppsecretProof: !opts["no-proof"],
+});
+
+async function toRequest(req: IncomingMessage, origin: string): Promise<Request> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const method = req.method ?? "GET";
+  let body: Uint8Array | undefined;
+  if (method !== "GET" && method !== "HEAD") {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    body = Buffer.concat(chunks);
+  }
+  return new Request(new URL(req.url ?? "/", origin), { method, headers, body: body?.length ? body : null });
+}
+
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  res.writeHead(response.status, headers);
+  res.end(Buffer.from(await response.arrayBuffer()));
+}
+
+const origin = `http://${opts.host}:${port}`;
+const server = createServer((req, res) => {
+  const started = Date.now();
+  toRequest(req, origin)
+    .then((request) => sim.app.fetch(request))
+    .then(async (response) => {
+      await send(res, response);
+      if (!opts.quiet) {
+        const path = (req.url ?? "/").split("?")[0];
+        console.log(`${new Date().toISOString()} ${req.method} ${path} → ${response.status} (${Date.now() - started} ms)`);
+      }
+    })
+    .catch((error: unknown) => {
+      console.error("graph-server:", error);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "An unknown error occurred", type: "OAuthException", code: 1 } }));
+    });
+});
+
+server.listen(port, opts.host, () => {
+  const address = server.address();
+  const bound = typeof address === "object" && address ? `http://${opts.host}:${address.port}` : origin;
+  console.log(`Graph API simulator on ${bound}
+  GRAPH_API_BASE=${bound}/graph.facebook.com/${GRAPH_VERSION}
+  INSTAGRAM_GRAPH_BASE=${bound}/graph.instagram.com/${GRAPH_VERSION}
+  INSTAGRAM_API_BASE=${bound}/api.instagram.com
+  META_APP_ID=${opts["app-id"]}  INSTAGRAM_APP_ID=${opts["instagram-app-id"]}
+  control: ${bound}/__simulator/state`);
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}
