@@ -156,25 +156,35 @@ export async function mirroredRevision(db: D1Database, conversationId: string): 
 /**
  * Collects the batches of concurrent requests in this isolate and writes them together.
  * Only the request that starts a drain keeps it alive (`waitUntil`); batches queued meanwhile are
- * picked up by the running drain, so no promise crosses request contexts.
+ * picked up by the running drain, so no promise crosses request contexts. A drain stops after a
+ * bounded time — the runtime cancels `waitUntil` work some seconds after the response, and a
+ * cancelled drain must never leave the queue stuck — and the next request starts a fresh one.
  */
 export class MirrorQueue {
   #pending: MirrorBatch[] = [];
-  #draining = false;
+  #drainStartedAt: number | null = null;
 
-  constructor(private readonly maxBatches = 400) {}
+  constructor(
+    private readonly maxBatches = 400,
+    /** How long one request's `waitUntil` keeps draining. */
+    private readonly drainBudgetMs = 5_000,
+    /** Memory bound: beyond it the oldest batches are left to the DOs' alarms. */
+    private readonly maxPending = 20_000,
+  ) {}
 
   /** Queues a batch; returns the drain promise if this call started one, for `waitUntil`. */
-  enqueue(db: D1Database, batch: MirrorBatch): Promise<void> | undefined {
+  enqueue(db: D1Database, batch: MirrorBatch, now = Date.now()): Promise<void> | undefined {
     this.#pending.push(batch);
-    if (this.#draining) return undefined;
-    this.#draining = true;
-    return this.#drain(db);
+    if (this.#pending.length > this.maxPending) this.#pending.splice(0, this.#pending.length - this.maxPending);
+    // A drain older than twice its budget was cancelled with its request: take over.
+    if (this.#drainStartedAt !== null && now - this.#drainStartedAt < 2 * this.drainBudgetMs) return undefined;
+    this.#drainStartedAt = now;
+    return this.#drain(db, now);
   }
 
-  async #drain(db: D1Database): Promise<void> {
+  async #drain(db: D1Database, startedAt: number): Promise<void> {
     try {
-      while (this.#pending.length > 0) {
+      while (this.#pending.length > 0 && Date.now() - startedAt < this.drainBudgetMs) {
         const take = this.#pending.splice(0, this.maxBatches);
         try {
           await writeMirror(db, take);
@@ -184,7 +194,7 @@ export class MirrorQueue {
         }
       }
     } finally {
-      this.#draining = false;
+      if (this.#drainStartedAt === startedAt) this.#drainStartedAt = null;
     }
   }
 }
