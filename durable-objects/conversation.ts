@@ -41,8 +41,11 @@ export type HistoryCursor = { timestamp: number; seq: number };
 
 export type IngestResult = { stored: number; duplicates: number; mirror: MirrorBatch | null };
 
-/** How long the DO waits for the Worker's batched D1 write before checking and re-sending itself. */
-export const MIRROR_CHECK_MS = 5_000;
+/**
+ * How long the DO waits for the Worker's batched D1 write before checking (one D1 read) and
+ * re-sending itself. Only a backstop: under load every conversation pays one check per period.
+ */
+export const MIRROR_CHECK_MS = 30_000;
 const MIRROR_RETRY_MAX_MS = 5 * 60_000;
 /** Rows per alarm re-send, so a long D1 outage catches up in bounded steps. */
 const MIRROR_RESEND_ROWS = 500;
