@@ -3,7 +3,7 @@
  * Workspaces, their members and roles, invitations and the audit log.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { and, count, desc, eq, gt, isNull } from "drizzle-orm";
+import { and, count, desc, eq, gt, inArray, isNull, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Cursor, Limit, WorkspaceParam, errorDoc, errorResponses, jsonBody } from "../api-schemas.ts";
 import { audit, auditStatement } from "../audit.ts";
@@ -393,12 +393,24 @@ workspaceRoutes.openapi(
     const { limit, cursor } = c.req.valid("query");
     const after = cursor ? decodeCursor(cursor, TimeIdCursor) : undefined;
     if (after === null) return errorResponse(c, 400, "invalid_cursor", "cursor is not a cursor this API issued");
-    const rows = await drizzle(c.env.DB)
+    const db = drizzle(c.env.DB);
+    const rows = await db
       .select()
       .from(auditLog)
       .where(
         and(
-          eq(auditLog.workspaceId, c.var.workspaceId),
+          // The workspace's own events, and its members' account events (sign-ins, password and
+          // email changes) which belong to no workspace.
+          or(
+            eq(auditLog.workspaceId, c.var.workspaceId),
+            and(
+              isNull(auditLog.workspaceId),
+              inArray(
+                auditLog.actorUserId,
+                db.select({ id: memberships.userId }).from(memberships).where(eq(memberships.workspaceId, c.var.workspaceId)),
+              ),
+            ),
+          ),
           olderThan(auditLog.at, auditLog.id, after),
         ),
       )
