@@ -8,7 +8,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { auditStatement, audit } from "../audit.ts";
 import { requireSession, type AuthEnv } from "../auth/middleware.ts";
 import { workspacesOf } from "../auth/workspace-access.ts";
-import { checkPasswordPolicy, hashPassword, verifyPassword } from "../auth/password.ts";
+import { SCRYPT_PARAMS, checkPasswordPolicy, hashPassword, verifyPassword } from "../auth/password.ts";
 import { csrfTokenFor, endAllSessions, endSession, startSession } from "../auth/session.ts";
 import { consumeToken, issueToken, verifyToken } from "../auth/signed-link.ts";
 import { clientHash } from "../client-hash.ts";
@@ -253,7 +253,7 @@ auth.openapi(
 );
 
 /** A valid hash of a random password, for constant-work sign-in failures. */
-const DUMMY_HASH = "scrypt$16384$8$5$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${"A".repeat(22)}==$${"A".repeat(43)}=`;
 
 auth.openapi(
   createRoute({
