@@ -142,6 +142,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
    * gate holds the reply until SQLite has committed), with the rows the D1 mirror must receive.
    */
   async ingest(header: ConversationHeader, changes: ConversationChange[], arrivedAt: number): Promise<IngestResult> {
+    const before = JSON.stringify(this.state);
     const state = this.ensureState(header, changes);
     const fromRev = state.rev;
     let stored = 0;
@@ -151,7 +152,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         if (this.apply(change, arrivedAt)) stored++;
         else duplicates++;
       }
-      this.saveState();
+      // A POST Meta retried changes nothing: no write, no commit to wait for.
+      if (JSON.stringify(state) !== before) this.saveState();
     });
     if (state.rev === fromRev) return { stored, duplicates, mirror: null };
     await this.armMirrorCheck(MIRROR_CHECK_MS);
@@ -323,8 +325,11 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     if (inserted === 0) return false;
     state.seq = seq;
     state.rev++;
-    // Receipts that arrived before their message (statuses, reactions, deletions) apply now.
-    this.refresh(message.externalId);
+    // Receipts that arrived before their message (statuses, reactions, deletions) apply now; most
+    // messages have none, and the row just written needs no second look.
+    const parked = this.sql.exec(`SELECT 1 FROM receipts WHERE target = ? LIMIT 1`, message.externalId).toArray().length > 0;
+    const covered = message.direction === "out" && message.timestamp <= Math.max(state.read_watermark, state.delivered_watermark);
+    if (parked || covered) this.refresh(message.externalId);
     return true;
   }
 

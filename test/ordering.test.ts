@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { conversationId } from "../workers/ingest.ts";
 import { env } from "cloudflare:workers";
-import { countRows, conversationOf, messagesIn, postOk, seedDemoWorkspace } from "./helpers.ts";
+import { runInDurableObject } from "cloudflare:test";
+import { countRows, conversationOf, messagesIn, postOk, seedDemoWorkspace, stubOf } from "./helpers.ts";
 import { OTHER_PHONE_NUMBER_ID, echo, inbound, reaction, status, whatsappPost, type WaValue } from "./wa-builders.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -192,3 +193,22 @@ function generateEvents(seed: number, run: number): WaValue[] {
   }
   return events;
 }
+
+describe("the customer's profile", () => {
+  it("follows the newest message that carried it, across POSTs", async () => {
+    await seedDemoWorkspace();
+    const customer = "15551110099";
+    const named = (name: string, id: string, at: number) => {
+      const value = inbound(customer, id, at);
+      (value.contacts as { profile: { name: string } }[])[0]!.profile.name = name;
+      return value;
+    };
+    await postOk(whatsappPost([named("Old Name", "wamid.PROFILE_1", T0)]));
+    await postOk(whatsappPost([named("New Name", "wamid.PROFILE_2", T0 + 1000)]));
+    await postOk(whatsappPost([named("Stale Name", "wamid.PROFILE_0", T0 - 1000)]));
+    const state = await runInDurableObject(stubOf(conversationOf("whatsapp", customer)), (_, ctx) =>
+      ctx.storage.sql.exec<{ customer: string }>(`SELECT customer FROM conversation`).one(),
+    );
+    expect(JSON.parse(state.customer).name).toBe("New Name");
+  });
+});
