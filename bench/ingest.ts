@@ -467,7 +467,8 @@ try {
           acked,
           unacked,
           baseline,
-          loadEnd: run.measured.result.endedAt,
+          // The last response of any attempt: a re-measured cell's earlier attempts ended long before.
+          loadEnd: Math.max(...run.allPhases.map((p) => p.result.endedAt)),
           timeoutMs: config.catchUpTimeoutMs,
         });
         const cell = cellOf(
