@@ -9,7 +9,7 @@
  * by id that nothing was lost or duplicated. Prints a table, writes bench/results/latest.json
  * (and latest.md). See BENCHMARKS.md.
  *
- *   npm run bench                      # default: 6 s per cell, ~4 minutes on 2 cores
+ *   npm run bench                      # default: 6 s cells, 5–10 minutes on 2 cores
  *   npm run bench -- --quick           # smoke run, under a minute
  *   npm run bench -- --duration 10 --concurrency 16,64 --events 20 --scenarios hot
  */
@@ -72,7 +72,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   process.stdout.write(`Usage: npm run bench -- [options]
-  --quick                 smoke run (about a minute): 1.5 s cells, 0.3 s warm-up, bare Worker measured once,
+  --quick                 smoke run (about a minute): 1.5 s cells, no warm-up beyond the probe, bare Worker once,
                           conversations not created beforehand, no re-measuring, at most 5 s waiting for quiet
   --duration <s>          measured seconds per cell (default 6)
   --warmup <s>            warm-up seconds per cell before measuring (default 1)
@@ -112,7 +112,7 @@ const config = {
   ref: args.ref ?? null,
   source: args.source ? resolve(args.source) : null,
   durationSec: positive(args.duration ?? (args.quick ? "1.5" : "6"), "duration"),
-  warmupSec: positive(args.warmup ?? (args.quick ? "0.3" : "1"), "warmup"),
+  warmupSec: positive(args.warmup ?? (args.quick ? "0" : "1"), "warmup"),
   conversations: numberList(args.conversations)[0]!,
   concurrency: numberList(args.concurrency),
   events: numberList(args.events),

@@ -185,10 +185,11 @@ export async function sampleConversations(
     const want = expected.get(waId) ?? 0;
     const conv = await db
       .prepare(
-        `SELECT c.id AS id, c.message_count AS n FROM conversations AS c JOIN contacts AS k ON k.id = c.contact_id WHERE k.wa_id = ?1`,
+        `SELECT c.id AS id, c.workspace_id AS ws, c.message_count AS n FROM conversations AS c
+         JOIN contacts AS k ON k.id = c.contact_id WHERE k.wa_id = ?1`,
       )
       .bind(waId)
-      .first<{ id: string; n: number }>();
+      .first<{ id: string; ws: string; n: number }>();
     if (!conv) {
       samples.push({
         waId,
@@ -212,14 +213,28 @@ export async function sampleConversations(
       const ids = new Set<string>();
       let count = 0;
       let cursor: string | null = null;
+      // The read API's route has moved between versions; the first one that answers is used.
+      const paths = [`/api/workspaces/${conv.ws}/conversations/${conv.id}/messages`, `/api/conversations/${conv.id}/messages`];
+      let path: string | null = null;
+      const tried: string[] = [];
       do {
-        const url = new URL(`/api/conversations/${conv.id}/messages`, baseUrl);
-        url.searchParams.set("limit", "200");
-        if (cursor) url.searchParams.set("cursor", cursor);
-        const response = await fetch(url, { headers: { authorization: `Bearer ${apiToken}` } });
-        if (!response.ok) {
-          // The read API's route or credentials changed: D1's checks still stand, the read-back is skipped.
-          apiNote = `GET /api/conversations/{id}/messages answered ${response.status}`;
+        let response: Response | null = null;
+        const candidates: string[] = path ? [path] : paths;
+        for (const candidate of candidates) {
+          const url = new URL(candidate, baseUrl);
+          url.searchParams.set("limit", "200");
+          if (cursor) url.searchParams.set("cursor", cursor);
+          response = await fetch(url, { headers: { authorization: `Bearer ${apiToken}` } });
+          if (response.ok) {
+            path = candidate;
+            break;
+          }
+          tried.push(`${candidate.replace(conv.id, "{id}").replace(conv.ws, "{ws}")} → ${response.status}`);
+          await response.body?.cancel();
+        }
+        if (!response?.ok) {
+          // Neither route accepts the operator key: D1's checks still stand, the read-back is skipped.
+          apiNote = `read API not usable with an operator key (${tried.join(", ")})`;
           break;
         }
         const page = (await response.json()) as { messages: { externalId: string }[]; nextCursor: string | null };
