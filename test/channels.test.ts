@@ -5,6 +5,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { base64url } from "../workers/hash.ts";
 import { verifySignedRequest } from "../workers/meta/signed-request.ts";
 import { CHANNEL_HEALTH_CRON } from "../workers/channels/health.ts";
 import worker from "../workers/index.ts";
@@ -38,14 +39,12 @@ async function dumpD1(): Promise<string> {
   return parts.join("\n");
 }
 
-function signedRequest(payload: object, secret = env.META_APP_SECRET): Promise<string> {
-  return (async () => {
-    const body = btoa(JSON.stringify(payload)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-    const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-    const sig = btoa(String.fromCharCode(...mac)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-    return `${sig}.${body}`;
-  })();
+/** Meta's signed_request: base64url(HMAC-SHA256(secret, payload)) "." base64url(JSON). */
+async function signedRequest(payload: object, secret = env.META_APP_SECRET): Promise<string> {
+  const body = base64url(new TextEncoder().encode(JSON.stringify(payload)));
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
+  return `${base64url(mac)}.${body}`;
 }
 
 function deauthorize(signed: string) {

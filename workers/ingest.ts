@@ -24,7 +24,7 @@ export type IngestReport = {
 
 type QuarantineItem = Extract<WebhookItem, { kind: "quarantine" }>;
 type AccountItem = Extract<WebhookItem, { kind: "account" }>;
-type Group = { header: ConversationHeader; changes: ConversationChange[] };
+type Group = { id: DurableObjectId; header: ConversationHeader; changes: ConversationChange[] };
 
 const mirrorQueue = new MirrorQueue();
 
@@ -35,8 +35,10 @@ const REVOKING_ACCOUNT_EVENTS = new Set(["PARTNER_APP_UNINSTALLED", "PARTNER_REM
 const ROWS_PER_INSERT = 10;
 
 /** The conversation Durable Object's id: one per (channel, customer identity). */
+const conversationName = (channelId: string, customerId: string) => `${channelId}\n${customerId}`;
+
 export function conversationId(namespace: Cloudflare.Env["CONVERSATION"], channelId: string, customerId: string): string {
-  return namespace.idFromName(`${channelId}\n${customerId}`).toString();
+  return namespace.idFromName(conversationName(channelId, customerId)).toString();
 }
 
 function mergeCustomer(into: Customer, from: Customer): Customer {
@@ -86,13 +88,15 @@ export async function ingest(
     if (!channel) quarantined.push(unknownAccount(item));
     else if (item.kind === "account") accountEvents.push({ item, channel });
     else {
-      const id = conversationId(env.CONVERSATION, channel.id, item.customer.id);
+      const objectId = env.CONVERSATION.idFromName(conversationName(channel.id, item.customer.id));
+      const id = objectId.toString();
       const group = groups.get(id);
       if (group) {
         group.changes.push(item.change);
         group.header.customer = mergeCustomer(group.header.customer, item.customer);
       } else {
         groups.set(id, {
+          id: objectId,
           header: { conversationId: id, workspaceId: channel.workspaceId, channelId: channel.id, customer: item.customer },
           changes: [item.change],
         });
@@ -102,8 +106,9 @@ export async function ingest(
 
   const [conversationResults] = await Promise.all([
     Promise.all(
-      [...groups.values()].map(async ({ header, changes }) => {
-        const stub = env.CONVERSATION.get(env.CONVERSATION.idFromString(header.conversationId));
+      [...groups.values()].map(async ({ id, header, changes }) => {
+        // The id object from idFromName, not its string parsed back: this runs for every POST.
+        const stub = env.CONVERSATION.get(id);
         const result = await stub.ingest(header, changes, options.arrivedAt);
         if (result.mirror) {
           const drain = mirrorQueue.enqueue(env.DB, result.mirror);
