@@ -13,20 +13,27 @@
  * DEMO_PASSWORD (else a random one kept in .wrangler/demo-owner-password). They are passed with
  * `--var`, so no .dev.vars file is written (it would change the generated types).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { hashPassword } from "../workers/auth/password.ts";
 import { demoChannels, demoOwner, demoWorkspace } from "../workers/demo-workspace.ts";
 import { POLICY_VERSION } from "../workers/privacy-policy.ts";
-
-const root = path.resolve(import.meta.dirname, "..");
-const require = createRequire(import.meta.url);
+import {
+  applyMigrations,
+  executeSqlFile,
+  graphSimulatorArgs,
+  localVars,
+  root,
+  signalGroup,
+  startChild as spawnChild,
+  waitUntilUp,
+  wranglerDevArgs,
+} from "./local-stack.ts";
 
 const { values: flags } = (() => {
   try {
@@ -61,72 +68,14 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   console.error(`start: PORT must be a TCP port, got ${JSON.stringify(process.env.PORT)}`);
   process.exit(2);
 }
-const vars: Record<string, string> = {
-  META_APP_SECRET: env("META_APP_SECRET", "dev-app-secret"),
-  META_VERIFY_TOKEN: env("META_VERIFY_TOKEN", "dev-verify-token"),
-  OPERATOR_KEY_SHA256: createHash("sha256").update(env("OPERATOR_KEY", "dev-operator-key")).digest("hex"),
-  SESSION_SECRET: env("SESSION_SECRET", "dev-session-secret-not-for-production"),
-  PASSWORD_PEPPER: env("PASSWORD_PEPPER", "dev-password-pepper-not-for-production"),
-  MAIL_MODE: "dev",
-  ...devVaultKeys(),
-};
-if (process.env.META_APP_SECRET_PREVIOUS) vars.META_APP_SECRET_PREVIOUS = process.env.META_APP_SECRET_PREVIOUS;
-
 const origin = `http://127.0.0.1:${port}`;
 const graphPort = Number(env("GRAPH_PORT", String(port + 1)));
 const graphOrigin = `http://127.0.0.1:${graphPort}`;
-// The Worker talks to the Graph API simulator instead of Meta (production: wrangler.toml [vars]).
-Object.assign(vars, {
-  GRAPH_API_BASE: `${graphOrigin}/graph.facebook.com/v25.0`,
-  INSTAGRAM_GRAPH_BASE: `${graphOrigin}/graph.instagram.com/v25.0`,
-  INSTAGRAM_API_BASE: `${graphOrigin}/api.instagram.com`,
-  META_APP_ID: env("META_APP_ID", "600000000000001"),
-  INSTAGRAM_APP_ID: env("INSTAGRAM_APP_ID", "610000000000001"),
-  INSTAGRAM_APP_SECRET: env("INSTAGRAM_APP_SECRET", "dev-instagram-app-secret"),
-});
+const vars = localVars(graphOrigin, devVaultKeys());
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[22m` : s);
 const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[22m` : s);
 const step = (s: string) => console.log(`${bold("▸")} ${s}`);
-
-/** wrangler's CLI entry, run with this very Node (22, from devDependencies) whatever is on PATH. */
-function wranglerBin(): string {
-  try {
-    return path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
-  } catch {
-    console.error("start: wrangler is not installed — run `npm install` first");
-    process.exit(1);
-  }
-}
-const WRANGLER = wranglerBin();
-
-const baseEnv = {
-  ...process.env,
-  // No telemetry prompts/requests and no local observability UI from a scripted run.
-  WRANGLER_SEND_METRICS: "false",
-  X_LOCAL_OBSERVABILITY: "false",
-  // Request.cf is a placeholder locally anyway; skip the download (and its warning when offline).
-  CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
-};
-
-/** Runs a one-shot wrangler command without a TTY (CI=true answers its prompts with the default). */
-function wrangler(args: string[], what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRANGLER, ...args], {
-      cwd: root,
-      env: { ...baseEnv, CI: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${output.trim()}`));
-    });
-  });
-}
 
 const sqlString = (v: string | number | null | undefined) =>
   v == null ? "NULL" : typeof v === "number" ? String(v) : `'${v.replaceAll("'", "''")}'`;
@@ -193,29 +142,15 @@ async function seedSql(password: string): Promise<string> {
 const children = new Set<ChildProcess>();
 let shuttingDown = false;
 
-/** Signals a child's whole process group (wrangler runs workerd under it). */
-function signal(child: ChildProcess, sig: NodeJS.Signals) {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, sig);
-  } catch {
-    try {
-      child.kill(sig);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
 async function shutdown(code: number): Promise<never> {
   if (shuttingDown) process.exit(code);
   shuttingDown = true;
   const alive = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
   if (alive.length) console.log(dim("\nstopping…"));
   const exited = alive.map((c) => new Promise<void>((r) => c.once("exit", () => r())));
-  for (const c of alive) signal(c, "SIGINT");
+  for (const c of alive) signalGroup(c, "SIGINT");
   const timer = setTimeout(() => {
-    for (const c of alive) signal(c, "SIGKILL");
+    for (const c of alive) signalGroup(c, "SIGKILL");
   }, 5000);
   await Promise.all(exited);
   clearTimeout(timer);
@@ -227,13 +162,8 @@ process.on("SIGTERM", () => void shutdown(0));
 process.on("SIGHUP", () => void shutdown(0));
 
 /** A long-running child in its own process group, so Ctrl-C handling stays ours and nothing leaks. */
-function startChild(args: string[], name: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...baseEnv, ...extraEnv },
-    stdio: ["ignore", "inherit", "inherit"],
-    detached: true,
-  });
+function startChild(args: string[], name: string): ChildProcess {
+  const child = spawnChild(args);
   children.add(child);
   child.on("exit", (code, sig) => {
     children.delete(child);
@@ -259,27 +189,12 @@ function assertPortFree(): Promise<void> {
   });
 }
 
-async function waitUntilUp(child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error("wrangler dev exited before it answered");
-    try {
-      // Any HTTP answer means the Worker is serving (the API may well say 401/404 here).
-      await fetch(`${origin}/api/openapi.json`, { signal: AbortSignal.timeout(2000) });
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 400));
-    }
-  }
-  throw new Error(`wrangler dev did not answer on ${origin} within ${timeoutMs / 1000}s`);
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
   await assertPortFree();
   step("Applying D1 migrations to the local database (.wrangler/state)…");
-  await wrangler(["d1", "migrations", "apply", "DB", "--local"], "wrangler d1 migrations apply DB --local");
+  await applyMigrations();
 
   step(`Seeding the demo workspace "${demoWorkspace.name}", its owner and ${demoChannels.length} channels…`);
   const password = demoPassword();
@@ -287,50 +202,20 @@ async function main() {
   try {
     const file = path.join(dir, "seed.sql");
     writeFileSync(file, await seedSql(password));
-    await wrangler(["d1", "execute", "DB", "--local", "--yes", "--file", file], "wrangler d1 execute DB --local (seed)");
+    await executeSqlFile(file);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   step(`Starting the Graph API simulator on ${graphOrigin}…`);
-  startChild(
-    [
-      path.join(root, "scripts/graph-server.ts"),
-      "--port",
-      String(graphPort),
-      "--app-id",
-      vars.META_APP_ID!,
-      "--app-secret",
-      vars.META_APP_SECRET!,
-      "--instagram-app-id",
-      vars.INSTAGRAM_APP_ID!,
-      "--instagram-app-secret",
-      vars.INSTAGRAM_APP_SECRET!,
-      "--quiet",
-    ],
-    "the Graph API simulator",
-  );
+  startChild(graphSimulatorArgs(graphPort, vars), "the Graph API simulator");
 
   step(`Starting wrangler dev on ${origin}…`);
-  const dev = startChild(
-    [
-      WRANGLER,
-      "dev",
-      "--port",
-      String(port),
-      "--ip",
-      "127.0.0.1",
-      "--log-level",
-      "warn",
-      "--show-interactive-dev-session=false",
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-    ],
-    "wrangler dev",
-  );
+  const dev = startChild(wranglerDevArgs(port, vars), "wrangler dev");
   dev.on("exit", (code) => {
     if (!shuttingDown) void shutdown(code || 1);
   });
-  await waitUntilUp(dev, 120_000);
+  await waitUntilUp(origin, dev, 120_000);
 
   let demo = false;
   if (!flags["no-demo"]) {
