@@ -1,0 +1,114 @@
+/**
+ * @module
+ * The side panel of a conversation: who the customer is, status, assignment, labels and the contact's
+ * notes (editable by admins). Each change is saved at once and the API's answer is shown.
+ */
+import { useEffect, useState } from "preact/hooks";
+import { api, ok } from "../api/client.ts";
+import type { ConversationDetail, ConversationStatus } from "../api/contract.ts";
+import type { components } from "../api/openapi.gen.ts";
+import { canManage, me } from "../state/session.ts";
+import { applySummary } from "../state/inbox.ts";
+import { setSummary } from "../state/thread.ts";
+import { ErrorLine, useAction } from "../ui/form.tsx";
+import { contactName } from "./conversation-list.tsx";
+import { WindowChip } from "./window-state.tsx";
+
+type Member = components["schemas"]["Member"];
+const STATUSES: ConversationStatus[] = ["open", "pending", "snoozed", "resolved"];
+
+export function ContactPanel(props: { workspaceId: string; conversation: ConversationDetail }) {
+  const { workspaceId, conversation: c } = props;
+  const [members, setMembers] = useState<Member[]>([]);
+  const [run, busy, error] = useAction();
+  const [labels, setLabels] = useState((c.labels ?? []).join(", "));
+  const [notes, setNotes] = useState(c.contact.notes ?? "");
+  useEffect(() => {
+    ok(api.GET("/workspaces/{workspaceId}/members", { params: { path: { workspaceId } } }))
+      .then(({ members }) => setMembers(members))
+      .catch(() => setMembers([]));
+  }, [workspaceId]);
+  useEffect(() => {
+    setLabels((c.labels ?? []).join(", "));
+    setNotes(c.contact.notes ?? "");
+  }, [c.id]);
+  const patch = (body: { status?: ConversationStatus; snoozedUntil?: number | null; assigneeId?: string | null; labels?: string[] }) =>
+    void run(async () => {
+      const summary = await ok(api.PATCH("/workspaces/{workspaceId}/conversations/{id}", { params: { path: { workspaceId, id: c.id } }, body }));
+      setSummary(c.id, summary);
+      applySummary(summary, me.value!.user.id);
+    });
+  return (
+    <aside class="contact-panel" aria-labelledby="contact-name">
+      <h2 id="contact-name">{contactName(c)}</h2>
+      <dl class="facts">
+        <dt>Channel</dt>
+        <dd>
+          {c.channel.name} ({c.channel.kind})
+        </dd>
+        {c.contact.waId && (
+          <>
+            <dt>WhatsApp</dt>
+            <dd>+{c.contact.waId}</dd>
+          </>
+        )}
+        {c.contact.username && (
+          <>
+            <dt>Username</dt>
+            <dd>@{c.contact.username}</dd>
+          </>
+        )}
+        <dt>Messaging window</dt>
+        <dd>
+          <WindowChip window={c.window} /> <span class="hint">{c.window?.reason}</span>
+        </dd>
+      </dl>
+      <div class="field">
+        <label for="conv-status">Status</label>
+        <select id="conv-status" value={c.status} disabled={busy} onChange={(e) => patch(e.currentTarget.value === "snoozed" ? { status: "snoozed", snoozedUntil: Date.now() + 24 * 3600_000 } : { status: e.currentTarget.value as ConversationStatus })}>
+          {STATUSES.map((s) => (
+            <option value={s}>{s === "snoozed" ? "snoozed (24 h)" : s}</option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="conv-assignee">Assigned to</label>
+        <select id="conv-assignee" value={c.assigneeId ?? ""} disabled={busy} onChange={(e) => patch({ assigneeId: e.currentTarget.value || null })}>
+          <option value="">Nobody</option>
+          {members.map((m) => (
+            <option value={m.userId}>{m.userId === me.value?.user.id ? `${m.name} (me)` : m.name}</option>
+          ))}
+        </select>
+      </div>
+      <form
+        class="field"
+        onSubmit={(e) => {
+          e.preventDefault();
+          patch({ labels: labels.split(",").map((l) => l.trim()).filter(Boolean) });
+        }}
+      >
+        <label for="conv-labels">Labels (comma separated)</label>
+        <span class="inline">
+          <input id="conv-labels" value={labels} onInput={(e) => setLabels(e.currentTarget.value)} />
+          <button disabled={busy}>Save</button>
+        </span>
+      </form>
+      {canManage(workspaceId) && (
+        <form
+          class="field"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run(async () => {
+              await ok(api.PATCH("/workspaces/{workspaceId}/contacts/{id}", { params: { path: { workspaceId, id: c.contact.id } }, body: { notes } }));
+            });
+          }}
+        >
+          <label for="contact-notes">Notes about this contact</label>
+          <textarea id="contact-notes" rows={3} value={notes} onInput={(e) => setNotes(e.currentTarget.value)} />
+          <button disabled={busy}>Save notes</button>
+        </form>
+      )}
+      <ErrorLine error={error} />
+    </aside>
+  );
+}

@@ -1,0 +1,76 @@
+/**
+ * @module
+ * The conversation list of the current workspace: filters, keyset pages, and live changes applied
+ * in place (a changed conversation is re-read and moved to where its new activity puts it).
+ */
+import { signal } from "@preact/signals";
+import { api, ok } from "../api/client.ts";
+import type { ConversationSummary } from "../api/contract.ts";
+
+export type { ConversationSummary };
+export type Filters = { status: string; channelId: string; assignee: string; unread: boolean; label: string };
+export const NO_FILTERS: Filters = { status: "open", channelId: "", assignee: "", unread: false, label: "" };
+
+export const filters = signal<Filters>(NO_FILTERS);
+export const conversations = signal<ConversationSummary[]>([]);
+export const listState = signal<{ loading: boolean; error: string | null; nextCursor: string | null }>({ loading: true, error: null, nextCursor: null });
+
+const query = (f: Filters, cursor?: string) => ({
+  limit: 100,
+  ...(f.status ? { status: f.status as ConversationSummary["status"] } : {}),
+  ...(f.channelId ? { channelId: f.channelId } : {}),
+  ...(f.assignee ? { assignee: f.assignee } : {}),
+  ...(f.unread ? { unread: "true" as const } : {}),
+  ...(f.label ? { label: f.label } : {}),
+  ...(cursor ? { cursor } : {}),
+});
+
+let generation = 0;
+
+export async function loadConversations(workspaceId: string, more = false): Promise<void> {
+  const mine = more ? generation : ++generation;
+  const cursor = more ? listState.value.nextCursor ?? undefined : undefined;
+  if (more && !cursor) return;
+  listState.value = { ...listState.value, loading: true, error: null };
+  try {
+    const page = await ok(api.GET("/workspaces/{workspaceId}/conversations", { params: { path: { workspaceId }, query: query(filters.value, cursor) } }));
+    if (mine !== generation) return;
+    conversations.value = more ? [...conversations.value, ...page.conversations] : page.conversations;
+    listState.value = { loading: false, error: null, nextCursor: page.nextCursor };
+  } catch (e) {
+    if (mine === generation) listState.value = { ...listState.value, loading: false, error: (e as Error).message };
+  }
+}
+
+function matches(c: ConversationSummary, f: Filters, userId: string): boolean {
+  if (f.status && c.status !== f.status) return false;
+  if (f.channelId && c.channel.id !== f.channelId) return false;
+  if (f.assignee === "me" && c.assigneeId !== userId) return false;
+  if (f.assignee === "unassigned" && c.assigneeId !== null) return false;
+  if (f.assignee && f.assignee !== "me" && f.assignee !== "unassigned" && c.assigneeId !== f.assignee) return false;
+  if (f.unread && !c.unreadCount) return false;
+  if (f.label && !c.labels?.includes(f.label)) return false;
+  return true;
+}
+
+/** Puts a fresh summary where it belongs (newest activity first), or drops it when filtered out. */
+export function applySummary(summary: ConversationSummary, userId: string) {
+  const rest = conversations.value.filter((c) => c.id !== summary.id);
+  if (!matches(summary, filters.value, userId)) {
+    conversations.value = rest;
+    return;
+  }
+  const at = rest.findIndex((c) => c.lastMessageAt < summary.lastMessageAt || (c.lastMessageAt === summary.lastMessageAt && c.id < summary.id));
+  rest.splice(at === -1 ? rest.length : at, 0, summary);
+  conversations.value = rest;
+}
+
+export async function refreshConversation(workspaceId: string, id: string, userId: string): Promise<ConversationSummary | null> {
+  try {
+    const summary = await ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", { params: { path: { workspaceId, id } } }));
+    applySummary(summary, userId);
+    return summary;
+  } catch {
+    return null;
+  }
+}

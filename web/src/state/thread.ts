@@ -1,0 +1,106 @@
+/**
+ * @module
+ * The open conversation: its summary, its messages in display order (Meta time, then arrival), the
+ * private notes, and sends in flight. The newest page loads first; older pages load as the agent
+ * scrolls up. Live events and send answers are merged by Meta id or the send's client key, so a
+ * message never shows twice.
+ */
+import { signal } from "@preact/signals";
+import { api, ok } from "../api/client.ts";
+import type { ConversationDetail, ConversationSummary, Message, Note } from "../api/contract.ts";
+
+export type { Message, Note };
+export type ThreadState = {
+  conversationId: string;
+  summary: ConversationDetail | null;
+  messages: Message[];
+  notes: Note[];
+  olderCursor: string | null;
+  loading: boolean;
+  error: string | null;
+  /** externalId of the first message that was unread when the conversation was opened. */
+  firstUnread: string | null;
+};
+
+export const thread = signal<ThreadState | null>(null);
+const PAGE = 50;
+
+const order = (a: Message, b: Message) => a.timestamp - b.timestamp || a.seq - b.seq;
+const sameMessage = (a: Message, b: Message) =>
+  a.externalId === b.externalId || (!!a.clientKey && a.clientKey === b.clientKey);
+
+export function mergeMessages(current: Message[], incoming: Message[]): Message[] {
+  const result = current.filter((m) => !incoming.some((n) => sameMessage(m, n)));
+  result.push(...incoming);
+  return result.sort(order);
+}
+
+function update(conversationId: string, change: (t: ThreadState) => Partial<ThreadState>) {
+  const t = thread.value;
+  if (t && t.conversationId === conversationId) thread.value = { ...t, ...change(t) };
+}
+
+const path = (workspaceId: string, id: string) => ({ params: { path: { workspaceId, id } } });
+
+export async function openThread(workspaceId: string, id: string): Promise<void> {
+  thread.value = { conversationId: id, summary: null, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
+  try {
+    const [summary, page] = await Promise.all([
+      ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))),
+      ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE } } })),
+    ]);
+    const inbound = page.messages.filter((m) => m.direction === "in");
+    const firstUnread = summary.unreadCount > 0 ? inbound.at(-Math.min(summary.unreadCount, inbound.length))?.externalId ?? null : null;
+    update(id, () => ({ summary, messages: page.messages, olderCursor: page.nextCursor, loading: false, firstUnread }));
+    void loadNotes(workspaceId, id);
+    if (summary.unreadCount > 0) void api.POST("/workspaces/{workspaceId}/conversations/{id}/read", path(workspaceId, id));
+  } catch (e) {
+    update(id, () => ({ loading: false, error: (e as Error).message }));
+  }
+}
+
+export async function loadNotes(workspaceId: string, id: string) {
+  try {
+    const { notes } = await ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/notes", path(workspaceId, id)));
+    update(id, () => ({ notes }));
+  } catch {
+    // Notes are an addition to the thread; the messages stay usable without them.
+  }
+}
+
+export async function loadOlder(workspaceId: string): Promise<void> {
+  const t = thread.value;
+  if (!t || !t.olderCursor || t.loading) return;
+  const id = t.conversationId;
+  update(id, () => ({ loading: true }));
+  try {
+    const page = await ok(
+      api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE, cursor: t.olderCursor } } }),
+    );
+    update(id, (s) => ({ messages: mergeMessages(s.messages, page.messages), olderCursor: page.nextCursor, loading: false }));
+  } catch (e) {
+    update(id, () => ({ loading: false, error: (e as Error).message }));
+  }
+}
+
+/** Re-reads the newest page (after a reconnect that could not resume). */
+export async function refreshThread(workspaceId: string): Promise<void> {
+  const t = thread.value;
+  if (!t) return;
+  const id = t.conversationId;
+  const [summary, page] = await Promise.all([
+    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))),
+    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE } } })),
+  ]).catch(() => [null, null] as const);
+  if (summary && page) update(id, (s) => ({ summary, messages: mergeMessages(s.messages, page.messages) }));
+}
+
+export const upsertMessage = (conversationId: string, message: Message) =>
+  update(conversationId, (t) => ({ messages: mergeMessages(t.messages, [message]) }));
+
+export const upsertNote = (conversationId: string, note: Note) =>
+  update(conversationId, (t) => ({ notes: [...t.notes.filter((n) => n.id !== note.id), note] }));
+
+/** A fresh summary; the contact's notes come only with the detail, so they are kept. */
+export const setSummary = (conversationId: string, summary: Partial<ConversationSummary>) =>
+  update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...summary, contact: { ...t.summary.contact, ...summary.contact } } : null }));
