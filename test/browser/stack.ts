@@ -1,0 +1,93 @@
+/**
+ * @module
+ * A fresh local stack for the browser tests: the built inbox, migrations applied to a new state
+ * directory, the Graph API simulator and `wrangler dev` on free ports (scripts/local-stack.ts), plus
+ * the simulator's ways in: signed webhooks, the Graph control API and the dev mailbox.
+ */
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { encodeBody, envelope, signBody, type Product, type WebhookItem } from "../../scripts/meta-simulator/payloads.ts";
+import {
+  applyMigrations,
+  freePort,
+  graphSimulatorArgs,
+  localVars,
+  root,
+  signalGroup,
+  startChild,
+  waitUntilUp,
+  wranglerDevArgs,
+} from "../../scripts/local-stack.ts";
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+export async function startStack() {
+  if (!existsSync(path.join(root, "web", "dist", "index.html"))) throw new Error("web/dist is missing: run `npm run web:build` first");
+  const state = mkdtempSync(path.join(tmpdir(), "wechatting-browser-"));
+  const [port, graphPort] = [await freePort(), await freePort()];
+  const origin = `http://127.0.0.1:${port}`;
+  const graphOrigin = `http://127.0.0.1:${graphPort}`;
+  const vars = localVars(graphOrigin, { VAULT_MASTER_KEYS: JSON.stringify({ t1: randomBytes(32).toString("base64") }), VAULT_ACTIVE_KEY_ID: "t1" });
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once("exit", () => resolve());
+            signalGroup(child, "SIGINT");
+            setTimeout(() => signalGroup(child, "SIGKILL"), 5000).unref();
+          }),
+      ),
+    );
+    rmSync(state, { recursive: true, force: true });
+  };
+  try {
+    await applyMigrations(state);
+    children.push(startChild(graphSimulatorArgs(graphPort, vars), "ignore"));
+    const dev = startChild(wranglerDevArgs(port, vars, state), "ignore");
+    children.push(dev);
+    await waitUntilUp(origin, dev, 120_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const openapi = (await (await fetch(`${origin}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+  return {
+    origin,
+    stop,
+    /** Whether the Worker serves a route yet (issue-5 routes land while this suite is written). */
+    has: (method: string, route: string) => !!openapi.paths[route]?.[method],
+    /** POSTs webhook items exactly as Meta would: compact JSON, signed with the app secret. */
+    async webhook(product: Product, items: WebhookItem[]) {
+      const body = encodeBody(envelope(product, items));
+      const response = await fetch(`${origin}/webhooks/meta`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, vars.META_APP_SECRET!) },
+        body,
+      });
+      if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
+    },
+    /** The Graph API simulator's control API (tokens, login codes, faults). */
+    async simulator<T>(route: string, body: unknown): Promise<T> {
+      const response = await fetch(`${graphOrigin}/__simulator/${route}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      if (!response.ok) throw new Error(`simulator ${route} answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as T;
+    },
+    /** The newest link of the given path mailed to `to` (the dev mailbox keeps every mail). */
+    async mailedLink(to: string, pathname: string): Promise<string> {
+      for (let i = 0; i < 50; i++) {
+        const { messages } = (await (await fetch(`${origin}/dev/mailbox/messages.json?to=${encodeURIComponent(to)}`)).json()) as { messages: { text: string }[] };
+        const link = messages.map((m) => m.text.match(new RegExp(`https?://\\S+${pathname}\\?token=\\S+`))?.[0]).find(Boolean);
+        if (link) return link;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`no ${pathname} link mailed to ${to}`);
+    },
+  };
+}
