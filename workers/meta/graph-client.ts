@@ -55,6 +55,8 @@ export type GraphError = {
   reconnect: boolean;
   /** From X-Business-Use-Case-Usage `estimated_time_to_regain_access` or Retry-After, when Meta said (always set by this client). */
   retryAfterSeconds?: number | null;
+  /** WhatsApp's `error_data.details` (secrets redacted): the precise reason, which Meta asks to build on. */
+  details?: string | null;
 };
 
 export type GraphResult<T> = { ok: true; data: T } | { ok: false; error: GraphError };
@@ -136,6 +138,7 @@ const GraphErrorBody = z.object({
     error_user_title: z.string().optional(),
     error_user_msg: z.string().optional(),
     fbtrace_id: z.string().optional(),
+    error_data: z.object({ details: z.string().optional() }).optional(),
   }),
 });
 
@@ -206,7 +209,7 @@ const InstagramMeBody = z.object({ id: Id, user_id: Id, username: z.string(), na
 // Error translation (SPEC §5.5)
 
 /** How a failure reads depends on what was being done: a 190 on the app token means our app config is wrong. */
-type Flavor = "default" | "code_exchange" | "app_token";
+export type Flavor = "default" | "code_exchange" | "app_token";
 
 const RATE_LIMIT_CODES = new Set([4, 17, 32, 613, 130429, 131056, 133016]);
 const UNAVAILABLE_CODES = new Set([1, 2, 131000, 131016, 133004]);
@@ -319,13 +322,13 @@ function retryAfter(headers: Headers): number | null {
   return Number.isFinite(seconds) && seconds > 0 ? seconds : null;
 }
 
-function redactor(secrets: readonly (string | undefined)[]): (text: string) => string {
+export function redactor(secrets: readonly (string | undefined)[]): (text: string) => string {
   const values = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4).sort((a, b) => b.length - a.length);
   return (text) => values.reduce((out, secret) => out.replaceAll(secret, "[redacted]"), text);
 }
 
 /** Meta's failure (any status, or an `error` object on a 200) → GraphError; null when the body is not one. */
-function translate(status: number, body: unknown, headers: Headers, flavor: Flavor, redact: (text: string) => string): GraphError | null {
+export function translate(status: number, body: unknown, headers: Headers, flavor: Flavor, redact: (text: string) => string): GraphError | null {
   const graph = GraphErrorBody.safeParse(body);
   if (graph.success) {
     const e = graph.data.error;
@@ -335,7 +338,8 @@ function translate(status: number, body: unknown, headers: Headers, flavor: Flav
     const kind = e.code === undefined ? classify(status, -1, message, flavor) : classify(status, code, message, flavor);
     const retryAfterSeconds = kind === "rate_limited" ? retryAfter(headers) : null;
     const metaUserMessage = e.error_user_msg ? redact(e.error_user_msg) : null;
-    return makeError({ status, code, subcode, message, kind, flavor, retryAfterSeconds, metaUserMessage });
+    const details = e.error_data?.details ? redact(e.error_data.details) : null;
+    return { ...makeError({ status, code, subcode, message, kind, flavor, retryAfterSeconds, metaUserMessage }), details };
   }
   const instagram = InstagramOAuthErrorBody.safeParse(body);
   if (instagram.success) {
