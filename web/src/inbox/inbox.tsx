@@ -4,7 +4,7 @@
  * One live connection follows the workspace (list, unread counts) and one the open conversation
  * (messages, ticks, notes, assignment). Below 900 px only one pane shows at a time.
  */
-import { effect } from "@preact/signals";
+import { effect, untracked } from "@preact/signals";
 import { useEffect, useState } from "preact/hooks";
 import type { ConversationSummary, Message, Note } from "../api/contract.ts";
 import { conversations, filters, listState, loadConversations, refreshConversation } from "../state/inbox.ts";
@@ -23,7 +23,8 @@ function useWorkspaceLive(workspaceId: string) {
     const userId = me.value!.user.id;
     const stopFilters = effect(() => {
       void filters.value;
-      void loadConversations(workspaceId);
+      // Only the filters re-run this: the load itself reads the list state it updates.
+      untracked(() => void loadConversations(workspaceId));
     });
     const stopLive = connectLive({
       workspaceId,
