@@ -31,6 +31,8 @@ async function signUp(page: Page, name: string, email: string) {
   await page.getByRole("listbox", { name: /Conversations/ }).or(page.getByRole("heading", { name: "No conversations here" })).first().waitFor();
 }
 
+const mainNav = (page: Page, name: string) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name });
+
 const issue5 = (...routes: [string, string][]) => {
   const missing = routes.filter(([method, route]) => !stack.has(method, route)).map(([m, r]) => `${m.toUpperCase()} ${r}`);
   return missing.length ? `issue-5 API not served yet: ${missing.join(", ")}` : false;
@@ -78,7 +80,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
 
   test("connects a simulated WhatsApp number with a system-user token", async () => {
     const { token } = await stack.simulator<{ token: string }>("tokens", { type: "SYSTEM_USER" });
-    await owner.getByRole("link", { name: "Settings" }).click();
+    await mainNav(owner, "Settings").click();
     await owner.getByRole("button", { name: "Connect a channel" }).click();
     const dialog = owner.getByRole("dialog", { name: "Connect a channel" });
     await dialog.getByLabel("Phone number ID").fill(WA.phoneNumberId);
@@ -91,7 +93,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
   });
 
   test("a customer's WhatsApp message appears in the list without a reload", async () => {
-    await owner.getByRole("link", { name: "Inbox" }).click();
+    await mainNav(owner, "Inbox").click();
     await owner.getByRole("heading", { name: "No conversations here" }).waitFor();
     await stack.webhook("whatsapp", [
       waText({ account: WA, customer: { waId: "4915112345678", name: "Clara Customer" }, id: `wamid.browser-${Date.now()}`, ts: Date.now() }, "Hello, is my order shipped?"),
@@ -159,7 +161,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const skip = issue5(["get", "/workspaces/{workspaceId}/conversations/{id}"]);
     if (skip) return t.skip(skip);
     const { code } = await stack.simulator<{ code: string }>("codes", { kind: "facebook_login" });
-    await owner.getByRole("link", { name: "Settings" }).click();
+    await mainNav(owner, "Settings").click();
     await owner.getByRole("button", { name: "Connect a channel" }).click();
     const dialog = owner.getByRole("dialog", { name: "Connect a channel" });
     await dialog.getByLabel("Login code").fill(code);
@@ -168,7 +170,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const now = Date.now();
     await stack.webhook("messenger", [mText({ product: "messenger", accountId: "300000000000001", customerId: "7100000000000001", ts: now }, `m_fb_${now}`, "Hi from Messenger")]);
     await stack.webhook("instagram", [mText({ product: "instagram", accountId: "17840000000000001", customerId: "8100000000000001", ts: now }, `m_ig_${now}`, "Hi from Instagram")]);
-    await owner.getByRole("link", { name: "Inbox" }).click();
+    await mainNav(owner, "Inbox").click();
     for (const text of ["Hi from Messenger", "Hi from Instagram"]) {
       await owner.getByRole("option").filter({ hasText: text }).click();
       await owner.getByRole("log", { name: "Messages" }).getByText(text).waitFor();
@@ -177,7 +179,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
   });
 
   test("a second member sees the same conversation update live", async () => {
-    await owner.getByRole("link", { name: "Settings" }).click();
+    await mainNav(owner, "Settings").click();
     await owner.getByRole("link", { name: "Team" }).click();
     const agentEmail = `agent-${Date.now()}@example.com`;
     await owner.getByLabel("Email").fill(agentEmail);
@@ -196,7 +198,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
       waText({ account: WA, customer: { waId: "4915112345678", name: "Clara Customer" }, id: `wamid.second-${Date.now()}`, ts: Date.now() }, "One more question for the team"),
     ]);
     await agent.getByRole("option").filter({ hasText: "One more question for the team" }).waitFor({ timeout: 15_000 });
-    await owner.getByRole("link", { name: "Inbox" }).click();
+    await mainNav(owner, "Inbox").click();
     await owner.getByRole("option").filter({ hasText: "One more question for the team" }).waitFor({ timeout: 15_000 });
     await context.close();
   });

@@ -78,7 +78,7 @@ export function Shell(props: { workspaceId: string; section: "inbox" | "settings
         </button>
       </header>
       <VerifyReminder />
-      <main id="main" class={props.section}>
+      <main id="main" class={`section-${props.section}`}>
         {props.section === "settings" ? (
           <div class="settings">
             <nav aria-label="Settings" class="settings-nav">

@@ -67,7 +67,7 @@ export function Inbox(props: { workspaceId: string; conversationId: string | nul
   const open = conversationId && t?.conversationId === conversationId ? t : null;
   const state = listState.value;
   return (
-    <div class={`inbox${conversationId ? " has-open" : ""}`}>
+    <div class={`inbox${conversationId ? " has-open" : ""}${open?.summary ? " has-panel" : ""}`}>
       <section class="list-pane" aria-label="Conversations">
         <h1 class="visually-hidden">Inbox</h1>
         <FilterBar workspaceId={workspaceId} />
