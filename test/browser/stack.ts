@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { encodeBody, envelope, signBody, type Product, type WebhookItem } from "../../scripts/meta-simulator/payloads.ts";
@@ -57,6 +57,14 @@ export async function startStack() {
     throw error;
   }
 
+  const postSigned = async (body: Uint8Array) => {
+    const response = await fetch(`${origin}/webhooks/meta`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, vars.META_APP_SECRET!) },
+      body,
+    });
+    if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
+  };
   const openapi = (await (await fetch(`${origin}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
   return {
     origin,
@@ -64,15 +72,9 @@ export async function startStack() {
     /** Whether the Worker serves a route yet (issue-5 routes land while this suite is written). */
     has: (method: string, route: string) => !!openapi.paths[route]?.[method],
     /** POSTs webhook items exactly as Meta would: compact JSON, signed with the app secret. */
-    async webhook(product: Product, items: WebhookItem[]) {
-      const body = encodeBody(envelope(product, items));
-      const response = await fetch(`${origin}/webhooks/meta`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, vars.META_APP_SECRET!) },
-        body,
-      });
-      if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
-    },
+    webhook: (product: Product, items: WebhookItem[]) => postSigned(encodeBody(envelope(product, items))),
+    /** POSTs a recorded webhook body byte for byte (test/fixtures/meta). */
+    replay: (file: string) => postSigned(readFileSync(file)),
     /** The Graph API simulator's control API (tokens, login codes, faults). */
     async simulator<T>(route: string, body: unknown): Promise<T> {
       const response = await fetch(`${graphOrigin}/__simulator/${route}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

@@ -8,6 +8,7 @@ import { useState } from "preact/hooks";
 import { api, ok } from "./api/client.ts";
 import { navigate } from "./router.ts";
 import { me, signOut } from "./state/session.ts";
+import { Boundary } from "./ui/boundary.tsx";
 import { ErrorLine, useAction } from "./ui/form.tsx";
 
 const SETTINGS = [
@@ -88,7 +89,9 @@ export function Shell(props: { workspaceId: string; section: "inbox" | "settings
                 </a>
               ))}
             </nav>
-            <div class="settings-body">{props.children}</div>
+            <div class="settings-body">
+              <Boundary what="settings page">{props.children}</Boundary>
+            </div>
           </div>
         ) : (
           props.children

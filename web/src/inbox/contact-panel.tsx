@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
-import type { ConversationDetail, ConversationStatus } from "../api/contract.ts";
+import type { ConversationStatus, ConversationSummary } from "../api/contract.ts";
 import type { components } from "../api/openapi.gen.ts";
 import { canManage, me } from "../state/session.ts";
 import { applySummary } from "../state/inbox.ts";
@@ -17,12 +17,12 @@ import { WindowChip } from "./window-state.tsx";
 type Member = components["schemas"]["Member"];
 const STATUSES: ConversationStatus[] = ["open", "pending", "snoozed", "resolved"];
 
-export function ContactPanel(props: { workspaceId: string; conversation: ConversationDetail }) {
-  const { workspaceId, conversation: c } = props;
+export function ContactPanel(props: { workspaceId: string; conversation: ConversationSummary; contactNotes: string | null | undefined }) {
+  const { workspaceId, conversation: c, contactNotes } = props;
   const [members, setMembers] = useState<Member[]>([]);
   const [run, busy, error] = useAction();
   const [labels, setLabels] = useState((c.labels ?? []).join(", "));
-  const [notes, setNotes] = useState(c.contact.notes ?? "");
+  const [notes, setNotes] = useState(contactNotes ?? "");
   useEffect(() => {
     ok(api.GET("/workspaces/{workspaceId}/members", { params: { path: { workspaceId } } }))
       .then(({ members }) => setMembers(members))
@@ -30,8 +30,8 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
   }, [workspaceId]);
   useEffect(() => {
     setLabels((c.labels ?? []).join(", "));
-    setNotes(c.contact.notes ?? "");
   }, [c.id]);
+  useEffect(() => setNotes(contactNotes ?? ""), [c.id, contactNotes]);
   const patch = (body: { status?: ConversationStatus; snoozedUntil?: number | null; assigneeId?: string | null; labels?: string[] }) =>
     void run(async () => {
       const summary = await ok(api.PATCH("/workspaces/{workspaceId}/conversations/{id}", { params: { path: { workspaceId, id: c.id } }, body }));
@@ -93,7 +93,7 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
           <button disabled={busy}>Save</button>
         </span>
       </form>
-      {canManage(workspaceId) && (
+      {canManage(workspaceId) && contactNotes !== undefined && (
         <form
           class="field"
           onSubmit={(e) => {

@@ -13,6 +13,7 @@ import { me } from "../state/session.ts";
 import { openThread, refreshThread, setSummary, thread, upsertMessage, upsertNote } from "../state/thread.ts";
 import { Composer } from "../thread/composer.tsx";
 import { ThreadView } from "../thread/thread-view.tsx";
+import { Boundary } from "../ui/boundary.tsx";
 import { Empty } from "../ui/empty.tsx";
 import { ContactPanel } from "./contact-panel.tsx";
 import { ConversationList, contactName } from "./conversation-list.tsx";
@@ -43,7 +44,7 @@ function useWorkspaceLive(workspaceId: string) {
 function useConversationLive(workspaceId: string, conversationId: string | null) {
   useEffect(() => {
     if (!conversationId) return;
-    void openThread(workspaceId, conversationId);
+    void openThread(workspaceId, conversationId, conversations.peek().find((c) => c.id === conversationId));
     return connectLive({
       workspaceId,
       conversationId,
@@ -107,12 +108,22 @@ export function Inbox(props: { workspaceId: string; conversationId: string | nul
                 {open.error}
               </p>
             )}
-            <ThreadView workspaceId={workspaceId} onReply={setReplyTo} />
-            {open.summary && <Composer workspaceId={workspaceId} conversation={open.summary} replyTo={replyTo} clearReply={() => setReplyTo(null)} />}
+            <Boundary what="conversation">
+              <ThreadView workspaceId={workspaceId} onReply={setReplyTo} />
+            </Boundary>
+            {open.summary && (
+              <Boundary what="composer">
+                <Composer workspaceId={workspaceId} conversation={open.summary} replyTo={replyTo} clearReply={() => setReplyTo(null)} />
+              </Boundary>
+            )}
           </>
         )}
       </section>
-      {open?.summary && <ContactPanel workspaceId={workspaceId} conversation={open.summary} />}
+      {open?.summary && (
+        <Boundary what="contact panel">
+          <ContactPanel workspaceId={workspaceId} conversation={open.summary} contactNotes={open.contactNotes} />
+        </Boundary>
+      )}
     </div>
   );
 }

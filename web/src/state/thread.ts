@@ -7,12 +7,14 @@
  */
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
-import type { ConversationDetail, ConversationSummary, Message, Note } from "../api/contract.ts";
+import type { ConversationSummary, Message, Note } from "../api/contract.ts";
 
 export type { Message, Note };
 export type ThreadState = {
   conversationId: string;
-  summary: ConversationDetail | null;
+  summary: ConversationSummary | null;
+  /** The contact's notes from the detail; undefined until it has loaded. */
+  contactNotes: string | null | undefined;
   messages: Message[];
   notes: Note[];
   olderCursor: string | null;
@@ -42,21 +44,29 @@ function update(conversationId: string, change: (t: ThreadState) => Partial<Thre
 
 const path = (workspaceId: string, id: string) => ({ params: { path: { workspaceId, id } } });
 
-export async function openThread(workspaceId: string, id: string): Promise<void> {
-  thread.value = { conversationId: id, summary: null, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
+/**
+ * Shows the conversation at once from its list entry (when it has one) while the newest page of
+ * messages loads; the full detail (with the contact's notes) follows without holding anything up.
+ */
+export async function openThread(workspaceId: string, id: string, listed: ConversationSummary | undefined): Promise<void> {
+  thread.value = { conversationId: id, summary: listed ?? null, contactNotes: undefined, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
+  const detail = ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).then((d) => {
+    update(id, () => ({ summary: d, contactNotes: d.contact.notes }));
+    return d;
+  });
   try {
-    const [summary, page] = await Promise.all([
-      ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))),
-      ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE } } })),
-    ]);
+    const page = await ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE } } }));
+    const summary = listed ?? (await detail);
     const inbound = page.messages.filter((m) => m.direction === "in");
     const firstUnread = summary.unreadCount > 0 ? inbound.at(-Math.min(summary.unreadCount, inbound.length))?.externalId ?? null : null;
-    update(id, () => ({ summary, messages: page.messages, olderCursor: page.nextCursor, loading: false, firstUnread }));
+    update(id, () => ({ messages: page.messages, olderCursor: page.nextCursor, loading: false, firstUnread }));
     void loadNotes(workspaceId, id);
     if (summary.unreadCount > 0) void api.POST("/workspaces/{workspaceId}/conversations/{id}/read", path(workspaceId, id));
   } catch (e) {
     update(id, () => ({ loading: false, error: (e as Error).message }));
   }
+  // Listed conversations are usable without the detail; only the contact's notes wait for it.
+  await detail.catch(() => undefined);
 }
 
 export async function loadNotes(workspaceId: string, id: string) {
@@ -89,10 +99,10 @@ export async function refreshThread(workspaceId: string): Promise<void> {
   if (!t) return;
   const id = t.conversationId;
   const [summary, page] = await Promise.all([
-    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))),
+    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).catch(() => t.summary),
     ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE } } })),
   ]).catch(() => [null, null] as const);
-  if (summary && page) update(id, (s) => ({ summary, messages: mergeMessages(s.messages, page.messages) }));
+  if (page) update(id, (s) => ({ summary: summary ?? s.summary, messages: mergeMessages(s.messages, page.messages) }));
 }
 
 export const upsertMessage = (conversationId: string, message: Message) =>
@@ -101,6 +111,5 @@ export const upsertMessage = (conversationId: string, message: Message) =>
 export const upsertNote = (conversationId: string, note: Note) =>
   update(conversationId, (t) => ({ notes: [...t.notes.filter((n) => n.id !== note.id), note] }));
 
-/** A fresh summary; the contact's notes come only with the detail, so they are kept. */
 export const setSummary = (conversationId: string, summary: Partial<ConversationSummary>) =>
-  update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...summary, contact: { ...t.summary.contact, ...summary.contact } } : null }));
+  update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...summary } : null }));

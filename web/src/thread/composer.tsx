@@ -6,7 +6,7 @@
  */
 import { useRef, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
-import type { ConversationDetail, Message, SendBody } from "../api/contract.ts";
+import type { ConversationSummary, Message, SendBody } from "../api/contract.ts";
 import { formatDuration } from "../format.ts";
 import { newKey, send } from "../state/send.ts";
 import { upsertNote } from "../state/thread.ts";
@@ -19,7 +19,7 @@ const mediaTypeOf = (file: File): MediaType =>
 
 export function Composer(props: {
   workspaceId: string;
-  conversation: ConversationDetail;
+  conversation: ConversationSummary;
   replyTo: Message | null;
   clearReply: () => void;
 }) {
