@@ -144,7 +144,12 @@ function messagingBody(target: SendTarget, content: OutboundContent, options: Se
       : { ...recipient, sender_action: "react", payload: { message_id: content.targetExternalId, reaction } };
   }
   let message: Json;
-  if (content.kind === "text") message = { text: content.text };
+  if (content.kind === "text") {
+    if (!withinTextLimit(target, content.text)) {
+      return localFailure("Message too long", target.product === "instagram" ? "Instagram messages are limited to 1000 bytes of text." : "Messenger messages are limited to 2000 characters.");
+    }
+    message = { text: content.text };
+  }
   else if (content.kind === "media") {
     const type = ATTACHMENT_TYPE[content.mediaType];
     if (!type) return localFailure("Not supported", `Stickers cannot be sent on ${productName(target)}.`);
@@ -160,6 +165,10 @@ function messagingBody(target: SendTarget, content: OutboundContent, options: Se
     message,
   };
 }
+
+/** The Send API's own limits, below WhatsApp's 4096: Messenger 2000 characters, Instagram 1000 bytes. */
+const withinTextLimit = (target: Channel, text: string) =>
+  target.product === "instagram" ? new TextEncoder().encode(text).byteLength <= 1000 : text.length <= 2000;
 
 const productName = (target: Channel) => (target.product === "instagram" ? "Instagram" : "Messenger");
 
