@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { hmacHex } from "../workers/hash.ts";
 import { fetchInboundMedia, listTemplates, uploadMedia } from "../workers/meta/media.ts";
 import { normalizeWebhook } from "../workers/meta/normalize.ts";
-import { markRead, sendMessage, type OutboundContent, type SendOptions, type SendOutcome, type SendTarget } from "../workers/meta/send.ts";
+import { markRead, sendMessage, type OutboundContent, type SendOptions, type SendTarget } from "../workers/meta/send.ts";
 import type { SendFailure } from "../workers/meta/send-failure.ts";
 import { useGraphSimulator } from "./graph-simulator.ts";
 
@@ -50,14 +50,16 @@ beforeEach(() => {
 const tokenFor = (target: SendTarget) => (target.product === "whatsapp" ? tokens.whatsapp : target.viaPage || target.product === "messenger" ? tokens.page : tokens.instagram);
 const send = (target: SendTarget, content: OutboundContent, options: SendOptions = reply) => sendMessage(graph.env, tokenFor(target), target, content, options);
 
-function sent(outcome: SendOutcome | { ok: boolean }): string | null {
-  if (!outcome.ok) throw new Error(`expected success, got ${JSON.stringify((outcome as { failure: SendFailure }).failure)}`);
-  return "externalId" in outcome ? (outcome.externalId as string | null) : null;
+type Outcome = { ok: true; externalId?: string | null } | { ok: false; failure: SendFailure };
+
+function sent(outcome: Outcome): string | null {
+  if (!outcome.ok) throw new Error(`expected success, got ${JSON.stringify(outcome.failure)}`);
+  return outcome.externalId ?? null;
 }
 
-function failure(outcome: { ok: boolean }): SendFailure {
+function failure(outcome: Outcome): SendFailure {
   if (outcome.ok) throw new Error(`expected a failure, got ${JSON.stringify(outcome)}`);
-  return (outcome as { failure: SendFailure }).failure;
+  return outcome.failure;
 }
 
 /** What Meta received in the last send call. */
@@ -346,7 +348,7 @@ describe("media", () => {
   });
 
   it("streams a customer's WhatsApp media: media id → 5-minute URL → download with the token", async () => {
-    const bytes = new TextEncoder().encode("\xff\xd8 a jpeg");
+    const bytes = new Uint8Array(new TextEncoder().encode("\xff\xd8 a jpeg"));
     const { id } = await graph.sim.addInboundMedia({ product: "whatsapp", bytes, mimeType: "image/jpeg" });
     const fetched = await fetchInboundMedia(graph.env, tokens.whatsapp, "whatsapp", { id });
     if (!fetched.ok) throw new Error(fetched.failure.message);
