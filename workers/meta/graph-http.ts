@@ -33,7 +33,7 @@ export type GraphCall = {
 type Host = { base: string; secret: string };
 
 /** The host and app secret of a channel: Instagram Login tokens belong to the Instagram app. */
-export function hostOf(env: GraphEnv, channel: Channel): Host {
+export function hostOf(env: GraphEnv, channel: Pick<Channel, "product" | "viaPage">): Host {
   if (channel.product === "instagram" && channel.viaPage === null) return { base: env.INSTAGRAM_GRAPH_BASE, secret: env.INSTAGRAM_APP_SECRET ?? "" };
   return { base: env.GRAPH_API_BASE, secret: env.META_APP_SECRET };
 }

@@ -8,7 +8,7 @@ import { z } from "@hono/zod-openapi";
 import type { GraphEnv } from "./graph-client.ts";
 import { checkIds, graphCall, hostOf, senderNode, unexpectedAnswer, type Channel, type Failed } from "./graph-http.ts";
 import { localFailure, unavailableFailure, type Product } from "./send-failure.ts";
-import type { MediaType } from "./send.ts";
+import { ATTACHMENT_TYPE, type MediaType } from "./send.ts";
 
 const MB = 1024 * 1024;
 
@@ -52,8 +52,6 @@ const INSTAGRAM_LIMITS: Partial<Record<MediaType, Limit>> = {
 };
 
 const LIMITS: Record<Product, Partial<Record<MediaType, Limit>>> = { whatsapp: WHATSAPP_LIMITS, messenger: MESSENGER_LIMITS, instagram: INSTAGRAM_LIMITS };
-
-const ATTACHMENT_TYPE: Record<MediaType, string> = { image: "image", video: "video", audio: "audio", document: "file", sticker: "image" };
 
 const matches = (type: string, pattern: string) => pattern === "*/*" || pattern === type || (pattern.endsWith("/*") && type.startsWith(pattern.slice(0, -1)));
 
@@ -125,7 +123,7 @@ export async function fetchInboundMedia(
     return download(media.url, null, null);
   }
   if (!media.id || !/^\d{1,32}$/.test(media.id)) return { ok: false, failure: localFailure("No media", "This WhatsApp message has no media id.") };
-  const result = await graphCall(hostOf(env, { product, accountId: media.id, viaPage: null }), product, token, { method: "GET", path: media.id });
+  const result = await graphCall(hostOf(env, { product, viaPage: null }), product, token, { method: "GET", path: media.id });
   if (!result.ok) return result;
   const located = MediaUrl.safeParse(result.body);
   if (!located.success) return unexpectedAnswer("media lookup");
@@ -179,7 +177,7 @@ export async function listTemplates(env: GraphEnv, token: string, wabaId: string
   const problem = checkIds(wabaId);
   if (problem) return problem;
   const templates: MessageTemplate[] = [];
-  const host = hostOf(env, { product: "whatsapp", accountId: wabaId, viaPage: null });
+  const host = hostOf(env, { product: "whatsapp", viaPage: null });
   let after: string | undefined;
   // Meta's `next` links carry the token in the URL, so only the cursor is followed.
   for (let round = 0; round < MAX_TEMPLATE_PAGES; round++) {
