@@ -180,6 +180,15 @@ describe("Messenger and Instagram messages", () => {
     expect(lastSend().body).toEqual({ recipient: { id: PSID }, messaging_type: "RESPONSE", message: { attachment: { type: "file", payload: { attachment_id: upload.mediaId } } } });
   });
 
+  it("uploads Instagram attachments through the Page with platform=instagram", async () => {
+    const upload = await uploadMedia(graph.env, tokens.page, instagramViaPage, new File(["\x89PNG"], "look.png", { type: "image/png" }), "image");
+    if (!upload.ok) throw new Error(upload.failure.message);
+    expect(lastRequest().body).toMatch(/name="platform"\r\n\r\ninstagram/);
+    expect(graph.sim.snapshot().media).toContainEqual(expect.objectContaining({ id: upload.mediaId, product: "instagram", ownerId: IG }));
+    sent(await send(instagramViaPage, { kind: "media", mediaType: "image", mediaId: upload.mediaId }));
+    expect(lastSend().body).toEqual({ recipient: { id: IGSID }, messaging_type: "RESPONSE", message: { attachment: { type: "image", payload: { attachment_id: upload.mediaId } } } });
+  });
+
   it("reacts and unreacts with sender actions, which have no message id", async () => {
     expect(await send(messenger, { kind: "reaction", targetExternalId: "m_CUSTOMER1", emoji: "❤️" })).toEqual({ ok: true, externalId: null });
     expect(lastSend()).toMatchObject({ kind: "sender_action", body: { recipient: { id: PSID }, sender_action: "react", payload: { message_id: "m_CUSTOMER1", reaction: "❤️" } } });
@@ -340,10 +349,11 @@ describe("media", () => {
     const big = failure(await uploadMedia(graph.env, tokens.whatsapp, whatsapp, new File([new Uint8Array(5 * 1024 * 1024 + 1)], "big.png", { type: "image/png" }), "image"));
     expect(big).toMatchObject({ title: "File too large", retry: "never" });
     expect(big.message).toBe("WhatsApp accepts image files up to 5 MB; this one is 5 MB.");
-    const gif = failure(await uploadMedia(graph.env, tokens.instagram, instagramLogin, new File(["GIF89a"], "a.gif", { type: "image/gif" }), "image"));
-    expect(gif.title).toBe("Unsupported file type");
-    const doc = failure(await uploadMedia(graph.env, tokens.instagram, instagramLogin, new File(["%PDF"], "a.pdf", { type: "application/pdf" }), "document"));
-    expect(doc.message).toBe("Instagram cannot send documents.");
+    const webp = failure(await uploadMedia(graph.env, tokens.instagram, instagramLogin, new File(["RIFF"], "a.webp", { type: "image/webp" }), "image"));
+    expect(webp.title).toBe("Unsupported file type");
+    expect(webp.message).toBe("Instagram accepts image files of type image/jpeg, image/png, image/gif; this file is image/webp.");
+    const sticker = failure(await uploadMedia(graph.env, tokens.page, messenger, new File(["RIFF"], "a.webp", { type: "image/webp" }), "sticker"));
+    expect(sticker.message).toBe("Messenger cannot send stickers.");
     expect(graph.requests).toHaveLength(0);
   });
 

@@ -44,9 +44,10 @@ const MESSENGER_LIMITS: Partial<Record<MediaType, Limit>> = {
   document: { types: ["*/*"], maxBytes: 25 * MB },
 };
 
-/** Instagram messaging: images 8 MB, audio and video 25 MB; no documents or stickers. */
+/** Instagram messaging: images 8 MB, audio, video and PDF files 25 MB; no stickers. */
 const INSTAGRAM_LIMITS: Partial<Record<MediaType, Limit>> = {
-  image: { types: ["image/jpeg", "image/png"], maxBytes: 8 * MB },
+  image: { types: ["image/jpeg", "image/png", "image/gif"], maxBytes: 8 * MB },
+  document: { types: ["application/pdf"], maxBytes: 25 * MB },
   video: { types: ["video/mp4", "video/ogg", "video/x-msvideo", "video/quicktime", "video/webm"], maxBytes: 25 * MB },
   audio: { types: ["audio/aac", "audio/mp4", "audio/x-m4a", "audio/wav", "audio/x-wav"], maxBytes: 25 * MB },
 };
@@ -95,6 +96,8 @@ export async function uploadMedia(env: GraphEnv, token: string, target: Channel,
     const uploaded = Uploaded.safeParse(result.body);
     return uploaded.success ? { ok: true, mediaId: uploaded.data.id } : unexpectedAnswer("upload");
   }
+  // Through a Page, Meta needs to be told the attachment is for Instagram.
+  if (target.product === "instagram" && target.viaPage !== null) form.set("platform", "instagram");
   form.set("message", JSON.stringify({ attachment: { type: ATTACHMENT_TYPE[mediaType], payload: { is_reusable: true } } }));
   form.set("filedata", file, name);
   const result = await graphCall(hostOf(env, target), target.product, token, { method: "POST", path: `${senderNode(target)}/message_attachments`, form });

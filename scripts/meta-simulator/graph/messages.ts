@@ -287,7 +287,10 @@ export function facebookMessagingRoutes(ctx: SimContext): Hono {
     if (!page) return unsupported(ctx, "POST", id);
     const auth = await pageAccess(ctx, c.req.raw, page);
     if (auth instanceof Response) return auth;
-    return attachmentUpload(ctx, c.req.raw, "messenger", id);
+    // Instagram through the Page says so with `platform=instagram`; the attachment then belongs to the IG account.
+    const form = await c.req.raw.clone().formData().catch(() => null);
+    const instagram = form?.get("platform") === "instagram" && page.instagramAccountId;
+    return attachmentUpload(ctx, c.req.raw, instagram ? "instagram" : "messenger", instagram ? page.instagramAccountId! : id);
   });
 
   fb.post("/:id/media", async (c) => {
