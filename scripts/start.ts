@@ -306,6 +306,9 @@ async function main() {
       vars.INSTAGRAM_APP_ID!,
       "--instagram-app-secret",
       vars.INSTAGRAM_APP_SECRET!,
+      // Status webhooks of what the inbox sends come back to this Worker, signed like Meta's.
+      "--webhook-url",
+      `${origin}/webhooks/meta`,
       "--quiet",
     ],
     "the Graph API simulator",
