@@ -3,43 +3,83 @@
  * One Durable Object per conversation (connected channel account × customer identity) orders its
  * messages. Everything happens in synchronous SQLite calls inside one RPC, so the DO's single
  * thread and its input/output gates make each ingest atomic and durable before the Worker acks
- * Meta — no locks. The D1 mirror is fed from here (see workers/mirror.ts); the alarm is the
- * backstop that re-sends whatever D1 has not confirmed.
+ * Meta — no locks. The D1 mirror is fed from here (see workers/mirror.ts).
+ *
+ * It also owns the conversation's outbox (agents' sends, retried by the alarm until Meta gives an
+ * id or refuses for good), its workflow state (status, assignee, labels), private notes, and the
+ * WebSockets of the members viewing it. Every change raises the revision; a browser resumes from
+ * the last revision it saw.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { ConversationChange, Customer, DeliveryStatus, Direction, MessageContent, MetaError } from "../workers/events.ts";
+import { markNeedsReconnection } from "../workers/channels/store.ts";
+import { openChannel, sendTarget, type ChannelAccess } from "../workers/channels/sender.ts";
+import type { ConversationStatus } from "../workers/db/schema.ts";
+import type { ConversationChange, Customer, Direction, MessageContent, MetaError, Product } from "../workers/events.ts";
+import { announce } from "../workers/live.ts";
+import { messageView, type Message, type Note } from "../workers/message-view.ts";
+import { markRead, sendMessage, type OutboundContent, type SendOutcome } from "../workers/meta/send.ts";
 import { mirroredRevision, writeMirror, type MirrorBatch, type MirrorMessage } from "../workers/mirror.ts";
-import {
-  STATUS_RANK,
-  deriveReactions,
-  deriveStatus,
-  preview,
-  tombstone,
-  type Reaction,
-  type ReactionReceipt,
-  type StatusReceipt,
-} from "./message-state.ts";
+import { effectiveStatus } from "../workers/workflow.ts";
+import { sendPermission, sendWindow, FREE_ENTRY_WINDOW_MS, type SendWindow } from "../workers/send-window.ts";
+import { acceptLiveSocket, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
+import { STATUS_RANK, deriveReactions, deriveStatus, preview, tombstone, type Reaction, type ReactionReceipt, type StatusReceipt } from "./message-state.ts";
+import { MAX_SEND_ATTEMPTS, outboundContent, retryDelay, sendError } from "./outbox.ts";
 
 export type ConversationHeader = {
   conversationId: string;
   workspaceId: string;
   channelId: string;
+  product: Product;
   customer: Customer;
 };
 
+export type OutboxState = "pending" | "sent" | "failed";
+
 export type StoredMessage = {
   seq: number;
+  rev: number;
   content: MessageContent;
   arrivedAt: number;
-  status: DeliveryStatus | null;
+  status: Message["status"];
   error: MetaError | null;
   reactions: Reaction[];
   deletedAt: number | null;
+  sentBy: string | null;
+  clientKey: string | null;
 };
 
 export type HistoryCursor = { timestamp: number; seq: number };
 
 export type IngestResult = { stored: number; duplicates: number; mirror: MirrorBatch | null };
+
+export type Workflow = {
+  status: ConversationStatus;
+  snoozedUntil: number | null;
+  assigneeId: string | null;
+  labels: string[];
+};
+
+export type ConversationView = Workflow & {
+  id: string;
+  rev: number;
+  product: Product;
+  window: SendWindow;
+  inboundCount: number;
+};
+
+export type SendRequest = {
+  idempotencyKey: string;
+  content: Exclude<OutboundContent, { kind: "reaction" }>;
+  replyTo: string | null;
+  humanAgent: boolean;
+  sentBy: string;
+};
+
+export type ReactRequest = { idempotencyKey: string; target: string; emoji: string | null; sentBy: string };
+
+export type Refusal = { ok: false; status: 404 | 409 | 422 | 502 | 503; code: string; message: string };
+
+export type Mutation<T> = ({ ok: true; mirror: MirrorBatch | null } & T) | Refusal;
 
 /**
  * How long the DO waits for the Worker's batched D1 write before checking (one D1 read) and
@@ -49,8 +89,15 @@ export const MIRROR_CHECK_MS = 30_000;
 const MIRROR_RETRY_MAX_MS = 5 * 60_000;
 /** Rows per alarm re-send, so a long D1 outage catches up in bounded steps. */
 const MIRROR_RESEND_ROWS = 500;
+/** Frames per resume: a browser further behind than this reloads the conversation. */
+const RESUME_MAX_ROWS = 1_000;
 
-const SCHEMA = `
+/**
+ * Schema versions, applied once each. Version 1 is the ingestion core's
+ * schema, written so that objects created before versioning run it again harmlessly.
+ */
+const MIGRATIONS = [
+  `
 CREATE TABLE IF NOT EXISTS conversation (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   conversation_id TEXT NOT NULL,
@@ -88,12 +135,57 @@ CREATE TABLE IF NOT EXISTS receipts (
   data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS receipts_target ON receipts (target);
-`;
+`,
+  `
+ALTER TABLE conversation ADD COLUMN product TEXT NOT NULL DEFAULT 'whatsapp';
+ALTER TABLE conversation ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+ALTER TABLE conversation ADD COLUMN snoozed_until INTEGER;
+ALTER TABLE conversation ADD COLUMN assignee_id TEXT;
+ALTER TABLE conversation ADD COLUMN labels TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE conversation ADD COLUMN inbound_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversation ADD COLUMN last_inbound_at INTEGER;
+ALTER TABLE conversation ADD COLUMN free_entry_until INTEGER;
+ALTER TABLE messages ADD COLUMN outbox TEXT;
+ALTER TABLE messages ADD COLUMN sent_by TEXT;
+ALTER TABLE messages ADD COLUMN client_key TEXT;
+CREATE UNIQUE INDEX messages_client_key ON messages (client_key);
+CREATE TABLE outbox (
+  client_key TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  request TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL
+);
+CREATE INDEX outbox_order ON outbox (seq);
+CREATE TABLE notes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  author_id TEXT NOT NULL,
+  text TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  rev INTEGER NOT NULL
+);
+CREATE INDEX notes_rev ON notes (rev);
+`,
+];
+
+/** Durable Objects refuse PRAGMA user_version, so the version lives in a table of its own. */
+function migrate(sql: SqlStorage): void {
+  let version = 0;
+  try {
+    version = sql.exec<{ version: number }>(`SELECT version FROM schema_version`).one().version;
+  } catch {
+    sql.exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
+  }
+  if (version === MIGRATIONS.length) return;
+  for (let v = version; v < MIGRATIONS.length; v++) sql.exec(MIGRATIONS[v]!);
+  sql.exec(`UPDATE schema_version SET version = ?`, MIGRATIONS.length);
+}
 
 type ConversationRow = {
   conversation_id: string;
   workspace_id: string;
   channel_id: string;
+  product: Product;
   customer: string;
   customer_at: number;
   seq: number;
@@ -102,6 +194,13 @@ type ConversationRow = {
   mirror_failures: number;
   delivered_watermark: number;
   read_watermark: number;
+  status: ConversationStatus;
+  snoozed_until: number | null;
+  assignee_id: string | null;
+  labels: string;
+  inbound_count: number;
+  last_inbound_at: number | null;
+  free_entry_until: number | null;
 };
 
 type MessageRow = {
@@ -111,29 +210,61 @@ type MessageRow = {
   timestamp: number;
   arrived_at: number;
   content: string;
-  status: DeliveryStatus | null;
+  status: StoredMessage["status"];
   status_rank: number;
   error: string | null;
   reactions: string;
   deleted_at: number | null;
   rev: number;
+  outbox: OutboxState | null;
+  sent_by: string | null;
+  client_key: string | null;
 };
 
-type Receipt = { kind: "status"; data: StatusReceipt & { cascade: boolean } } | { kind: "reaction"; data: ReactionReceipt } | { kind: "deletion"; data: { timestamp: number } };
+type OutboxRow = { client_key: string; seq: number; request: string; attempts: number; next_at: number };
+type OutboxRequest = Pick<SendRequest, "content" | "replyTo"> & { messagingType: "RESPONSE" | "MESSAGE_TAG"; tag: "HUMAN_AGENT" | null };
+type NoteRow = { id: number; author_id: string; text: string; created_at: number; rev: number };
+
+type Receipt =
+  | { kind: "status"; data: StatusReceipt & { cascade: boolean } }
+  | { kind: "reaction"; data: ReactionReceipt }
+  | { kind: "deletion"; data: { timestamp: number } };
+
+const STATE_COLUMNS = [
+  "customer",
+  "customer_at",
+  "seq",
+  "rev",
+  "mirrored_rev",
+  "mirror_failures",
+  "delivered_watermark",
+  "read_watermark",
+  "product",
+  "status",
+  "snoozed_until",
+  "assignee_id",
+  "labels",
+  "inbound_count",
+  "last_inbound_at",
+  "free_entry_until",
+] as const satisfies readonly (keyof ConversationRow)[];
 
 export class Conversation extends DurableObject<Cloudflare.Env> {
   private readonly sql: SqlStorage;
   /** Cached copy of the single `conversation` row; SQLite stays the source of truth. */
   private state: ConversationRow | null;
-  private alarmPending = false;
+  /** When the alarm is set for (null: none), so an earlier need moves it forward and a later one leaves it. */
+  private alarmAt: number | null = null;
+  /** When D1 should next be checked for the mirror (in memory: after an eviction the alarm just checks). */
+  private mirrorDueAt = 0;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(SCHEMA);
+    migrate(this.sql);
     this.state = this.sql.exec<ConversationRow>(`SELECT * FROM conversation WHERE id = 1`).toArray()[0] ?? null;
     void ctx.blockConcurrencyWhile(async () => {
-      this.alarmPending = (await ctx.storage.getAlarm()) !== null;
+      this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
@@ -156,6 +287,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       if (JSON.stringify(state) !== before) this.saveState();
     });
     if (state.rev === fromRev) return { stored, duplicates, mirror: null };
+    this.publish(fromRev);
     await this.armMirrorCheck(MIRROR_CHECK_MS);
     return { stored, duplicates, mirror: this.collectMirror(fromRev) };
   }
@@ -181,28 +313,338 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     };
   }
 
+  /** The conversation's workflow state and send window now; null before its first message. */
+  async view(now = Date.now()): Promise<ConversationView | null> {
+    return this.state ? this.viewOf(this.state, now) : null;
+  }
+
+  // ── Sending ──────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Queues an agent's message. It is in the timeline at once as `pending`; the alarm sends it and it
+   * becomes `sent` only when Meta returns its id. The same idempotency key answers the same message
+   * and never sends twice.
+   */
+  async send(request: SendRequest, now = Date.now()): Promise<Mutation<{ message: StoredMessage; created: boolean }>> {
+    const state = this.state;
+    if (!state) return notFound();
+    const existing = this.messageByKey(request.idempotencyKey);
+    if (existing) return { ok: true, message: existing, created: false, mirror: null };
+    const permission = sendPermission(state.product, this.windowOf(state, now), request.content.kind, request.humanAgent);
+    if (!permission.ok) return { ok: false, status: 422, code: permission.code, message: permission.message };
+    if (request.replyTo && !this.messageRow(request.replyTo)) {
+      return { ok: false, status: 422, code: "reply_target_unknown", message: `No message ${request.replyTo} in this conversation to reply to` };
+    }
+    const fromRev = state.rev;
+    const externalId = `out:${request.idempotencyKey}`;
+    const queued: OutboxRequest = { content: request.content, replyTo: request.replyTo, messagingType: permission.messagingType, tag: permission.tag };
+    this.ctx.storage.transactionSync(() => {
+      state.seq++;
+      state.rev++;
+      this.sql.exec(
+        `INSERT INTO messages (seq, external_id, direction, timestamp, arrived_at, content, status, rev, outbox, sent_by, client_key)
+         VALUES (?, ?, 'out', ?, ?, ?, 'pending', ?, 'pending', ?, ?)`,
+        state.seq,
+        externalId,
+        now,
+        now,
+        JSON.stringify(outboundContent(externalId, request.content, request.replyTo, now)),
+        state.rev,
+        request.sentBy,
+        request.idempotencyKey,
+      );
+      this.sql.exec(`INSERT INTO outbox (client_key, seq, request, next_at) VALUES (?, ?, ?, ?)`, request.idempotencyKey, state.seq, JSON.stringify(queued), now);
+      this.saveState();
+    });
+    await this.arm(now);
+    this.publish(fromRev);
+    return { ok: true, message: this.messageByKey(request.idempotencyKey)!, created: true, mirror: this.collectMirror(fromRev) };
+  }
+
+  /**
+   * Reacts to a message (emoji null removes our reaction). Sent to Meta at once — a reaction is not
+   * worth queueing behind messages — and shown only once Meta accepted it.
+   */
+  async react(request: ReactRequest, now = Date.now()): Promise<Mutation<{ message: StoredMessage }>> {
+    const state = this.state;
+    if (!state) return notFound();
+    const key = `out-reaction:${request.idempotencyKey}`;
+    const target = this.messageRow(request.target);
+    if (!target || target.outbox === "pending" || target.outbox === "failed") {
+      return { ok: false, status: 422, code: "reaction_target_unknown", message: `No message ${request.target} that Meta knows in this conversation` };
+    }
+    if (this.sql.exec(`SELECT 1 FROM receipts WHERE key = ?`, key).toArray().length > 0) {
+      return { ok: true, message: toStoredMessage(target), mirror: null };
+    }
+    const permission = sendPermission(state.product, this.windowOf(state, now), "reaction", false);
+    if (!permission.ok) return { ok: false, status: 422, code: permission.code, message: permission.message };
+    const opened = await openChannel(this.env, state.channel_id);
+    if (!opened.ok) return { ok: false, ...opened.refusal };
+    // Held under the input gate: a retry of the same key waits here and then finds the receipt.
+    return this.ctx.blockConcurrencyWhile(async () => {
+      if (this.sql.exec(`SELECT 1 FROM receipts WHERE key = ?`, key).toArray().length > 0) {
+        return { ok: true as const, message: toStoredMessage(this.messageRow(request.target)!), mirror: null };
+      }
+      const outcome = await this.deliver(opened.access, { kind: "reaction", targetExternalId: request.target, emoji: request.emoji }, {
+        replyTo: null,
+        messagingType: permission.messagingType,
+        tag: null,
+      });
+      if (!outcome.ok) {
+        const { failure } = outcome;
+        if (failure.reconnect) await markNeedsReconnection(this.env, opened.access.channel, failure.message);
+        return { ok: false as const, status: failure.retry === "never" ? (422 as const) : (503 as const), code: "meta_refused", message: failure.message };
+      }
+      const fromRev = state.rev;
+      this.ctx.storage.transactionSync(() => {
+        this.addReceipt(key, request.target, { kind: "reaction", data: { key, actor: "out", emoji: request.emoji, timestamp: now } });
+        this.saveState();
+      });
+      this.publish(fromRev);
+      return { ok: true as const, message: toStoredMessage(this.messageRow(request.target)!), mirror: this.collectMirror(fromRev) };
+    });
+  }
+
+  /** Tells Meta the customer's messages were read (WhatsApp blue ticks, Messenger/Instagram "seen"). */
+  async markRead(): Promise<{ ok: true; externalId: string | null } | Refusal> {
+    const state = this.state;
+    if (!state) return notFound();
+    const newest = this.sql
+      .exec<{ external_id: string }>(`SELECT external_id FROM messages WHERE direction = 'in' AND deleted_at IS NULL ORDER BY timestamp DESC, seq DESC LIMIT 1`)
+      .toArray()[0];
+    if (!newest) return { ok: true, externalId: null };
+    const opened = await openChannel(this.env, state.channel_id);
+    if (!opened.ok) return { ok: false, ...opened.refusal };
+    const result = await markRead(this.env, opened.access.token, sendTarget(opened.access.channel, JSON.parse(state.customer)), newest.external_id);
+    if (!result.ok) return { ok: false, status: result.failure.retry === "never" ? 422 : 503, code: "meta_refused", message: result.failure.message };
+    return { ok: true, externalId: newest.external_id };
+  }
+
+  // ── Workflow and notes ───────────────────────────────────────────────────────────────────────
+
+  async updateWorkflow(patch: Partial<Workflow>, now = Date.now()): Promise<Mutation<{ view: ConversationView }>> {
+    const state = this.state;
+    if (!state) return notFound();
+    const fromRev = state.rev;
+    const next: ConversationRow = {
+      ...state,
+      ...(patch.status !== undefined ? { status: patch.status } : {}),
+      ...(patch.assigneeId !== undefined ? { assignee_id: patch.assigneeId } : {}),
+      ...(patch.labels !== undefined ? { labels: JSON.stringify([...new Set(patch.labels)].sort()) } : {}),
+    };
+    next.snoozed_until = next.status === "snoozed" ? (patch.snoozedUntil ?? state.snoozed_until) : null;
+    const changed = (["status", "assignee_id", "labels", "snoozed_until"] as const).some((k) => next[k] !== state[k]);
+    if (changed) {
+      Object.assign(state, next);
+      state.rev++;
+      this.saveState();
+      this.publish(fromRev);
+    }
+    return { ok: true, view: this.viewOf(state, now), mirror: changed ? this.collectMirror(fromRev) : null };
+  }
+
+  async addNote(authorId: string, text: string, now = Date.now()): Promise<Mutation<{ note: Note }>> {
+    const state = this.state;
+    if (!state) return notFound();
+    const fromRev = state.rev;
+    state.rev++;
+    const row = this.sql
+      .exec<NoteRow>(`INSERT INTO notes (author_id, text, created_at, rev) VALUES (?, ?, ?, ?) RETURNING *`, authorId, text, now, state.rev)
+      .one();
+    this.saveState();
+    this.publish(fromRev);
+    // Notes stay here (never in D1's message mirror); the conversation's revision still moves forward.
+    return { ok: true, note: noteView(row), mirror: this.collectMirror(fromRev) };
+  }
+
+  async notes(): Promise<Note[]> {
+    return this.sql.exec<NoteRow>(`SELECT * FROM notes ORDER BY id`).toArray().map(noteView);
+  }
+
+  // ── Live ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** The upgrade the Worker forwards once the ticket and the membership are checked. */
+  override async fetch(request: Request): Promise<Response> {
+    const userId = new URL(request.url).searchParams.get("userId");
+    if (!userId || request.headers.get("Upgrade") !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const { socket, response } = acceptLiveSocket(this.ctx, userId);
+    const since = resumePoint(request);
+    const rev = this.state?.rev ?? 0;
+    const frames = since === null || since >= rev ? [] : this.changesSince(since, RESUME_MAX_ROWS + 1);
+    const tooFar = frames.filter((f) => f.type === "message").length > RESUME_MAX_ROWS;
+    for (const frame of tooFar ? [{ type: "reset", rev }] : frames) socket.send(JSON.stringify(frame));
+    socket.send(JSON.stringify({ type: "hello", rev }));
+    return response;
+  }
+
+  async disconnect(userId: string, reason: string): Promise<number> {
+    return closeUser(this.ctx, userId, reason);
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
+    try {
+      socket.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
+    } catch {
+      // Already closed by the runtime.
+    }
+  }
+
   /**
    * Erases everything this conversation holds (its channel's history was deleted, or its customer
-   * erased): messages, receipts, the pending mirror and the alarm. The object starts empty again.
+   * erased): messages, receipts, the outbox, notes, the pending mirror and the alarm.
    */
   async erase(): Promise<void> {
     await this.ctx.storage.deleteAll();
-    this.alarmPending = false;
+    this.alarmAt = null;
     this.state = null;
-    this.sql.exec(SCHEMA);
+    migrate(this.sql);
   }
 
-  /** The D1 backstop: confirm the Worker's flush landed, otherwise send the missing rows ourselves. */
+  /** The outbox's next attempts and the D1 backstop. */
   override async alarm(): Promise<void> {
-    this.alarmPending = false;
+    this.alarmAt = null;
+    const now = Date.now();
+    const attempted = await this.drainOutbox(now);
     const state = this.state;
-    if (!state || state.mirrored_rev >= state.rev) return;
+    // An alarm set for a send has written its own mirror; any other alarm is the D1 backstop.
+    if (state && state.mirrored_rev < state.rev && (!attempted || now >= this.mirrorDueAt)) await this.checkMirror(state);
+    await this.armNext(Date.now());
+  }
+
+  /** Sends what is due, in order; true when it attempted anything. */
+  private async drainOutbox(now: number): Promise<boolean> {
+    for (let attempted = false; ; attempted = true) {
+      const head = this.sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY seq LIMIT 1`).toArray()[0];
+      // Sends leave in the order agents wrote them: a head waiting for its retry holds the rest.
+      if (!head || head.next_at > now) return attempted;
+      const fromRev = this.state!.rev;
+      await this.attempt(head, now);
+      const batch = this.collectMirror(fromRev);
+      this.publish(fromRev);
+      try {
+        await writeMirror(this.env.DB, [batch]);
+        this.state!.mirrored_rev = Math.max(this.state!.mirrored_rev, batch.conversation.rev);
+        this.saveState();
+        await announce(this.env, [batch]);
+      } catch (error) {
+        console.warn(`conversation ${this.state!.conversation_id}: D1 mirror of a send failed; the alarm retries`, error);
+        this.mirrorDueAt = 0;
+      }
+      if (this.sql.exec(`SELECT 1 FROM outbox WHERE client_key = ?`, head.client_key).toArray().length > 0) return true;
+    }
+  }
+
+  private async attempt(head: OutboxRow, now: number): Promise<void> {
+    const state = this.state!;
+    const request = JSON.parse(head.request) as OutboxRequest;
+    const opened = await openChannel(this.env, state.channel_id);
+    if (!opened.ok) {
+      if (opened.refusal.status === 503) return this.retryLater(head, now + 30_000, null);
+      return this.finish(head, { ok: false, error: { code: 0, title: opened.refusal.message, details: opened.refusal.code } });
+    }
+    const paused = opened.access.channel.sendPausedUntil;
+    if (paused !== null && paused > now) return this.retryLater(head, paused, null);
+    // The conversation waits for Meta's answer, so an echo of this very message (Messenger,
+    // Instagram) cannot be stored before the message has its id.
+    const outcome = await this.ctx.blockConcurrencyWhile(() => this.deliver(opened.access, request.content, request));
+    if (outcome.ok) {
+      return this.finish(head, outcome.externalId ? { ok: true, externalId: outcome.externalId } : { ok: false, error: { code: 0, title: "Meta accepted the message without an id", details: null } });
+    }
+    const { failure } = outcome;
+    if (failure.reconnect) await markNeedsReconnection(this.env, opened.access.channel, failure.message);
+    const attempts = head.attempts + 1;
+    if (failure.retry === "never" || attempts >= MAX_SEND_ATTEMPTS) {
+      const error = sendError(failure);
+      return this.finish(head, {
+        ok: false,
+        error: failure.retry === "never" ? error : { ...error, title: `${error.title} Gave up after ${attempts} attempts; send it again to retry.` },
+      });
+    }
+    const at = now + retryDelay(failure, attempts);
+    if (failure.retry === "pace_number") {
+      await this.env.DB.prepare(`UPDATE channels SET send_paused_until = max(coalesce(send_paused_until, 0), ?1) WHERE id = ?2`).bind(at, state.channel_id).run();
+    }
+    return this.retryLater(head, at, sendError(failure), attempts);
+  }
+
+  private async deliver(access: ChannelAccess, content: OutboundContent, options: Pick<OutboxRequest, "replyTo" | "messagingType" | "tag">): Promise<SendOutcome> {
+    const customer = JSON.parse(this.state!.customer) as Customer;
+    return sendMessage(this.env, access.token, sendTarget(access.channel, customer), content, options);
+  }
+
+  /** A retryable failure: the message stays pending, showing why it waits, until the next attempt. */
+  private retryLater(head: OutboxRow, at: number, error: MetaError | null, attempts = head.attempts): void {
+    const state = this.state!;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`UPDATE outbox SET attempts = ?, next_at = ? WHERE client_key = ?`, attempts, at, head.client_key);
+      if (error) {
+        state.rev++;
+        this.sql.exec(`UPDATE messages SET error = ?, rev = ? WHERE seq = ?`, JSON.stringify(error), state.rev, head.seq);
+        this.saveState();
+      }
+    });
+  }
+
+  private finish(head: OutboxRow, result: { ok: true; externalId: string } | { ok: false; error: MetaError }): void {
+    const state = this.state!;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`DELETE FROM outbox WHERE client_key = ?`, head.client_key);
+      state.rev++;
+      if (result.ok) {
+        const row = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE seq = ?`, head.seq).one();
+        const content = { ...(JSON.parse(row.content) as MessageContent), externalId: result.externalId };
+        this.sql.exec(
+          `UPDATE messages SET external_id = ?, content = ?, outbox = 'sent', status = 'sent', status_rank = ?, error = NULL, rev = ? WHERE seq = ?`,
+          result.externalId,
+          JSON.stringify(content),
+          STATUS_RANK.sent,
+          state.rev,
+          head.seq,
+        );
+        // Statuses Meta sent before we stored the id were parked under it: apply them now.
+        this.refresh(result.externalId);
+      } else {
+        this.sql.exec(`UPDATE messages SET outbox = 'failed', status = 'failed', status_rank = 0, error = ?, rev = ? WHERE seq = ?`, JSON.stringify(result.error), state.rev, head.seq);
+      }
+      this.saveState();
+    });
+  }
+
+  // ── Alarm scheduling and the D1 backstop ─────────────────────────────────────────────────────
+
+  private async arm(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  private async armMirrorCheck(delayMs: number): Promise<void> {
+    const at = Date.now() + delayMs;
+    this.mirrorDueAt = Math.max(this.mirrorDueAt, at - delayMs);
+    await this.arm(at);
+  }
+
+  private async armNext(now: number): Promise<void> {
+    const state = this.state;
+    const head = this.sql.exec<{ next_at: number }>(`SELECT next_at FROM outbox ORDER BY seq LIMIT 1`).toArray()[0];
+    const mirrorAt =
+      state && state.mirrored_rev < state.rev
+        ? now + (state.mirror_failures > 0 ? Math.min(MIRROR_RETRY_MAX_MS, 1_000 * 2 ** state.mirror_failures) : 0)
+        : null;
+    if (mirrorAt !== null) this.mirrorDueAt = mirrorAt;
+    const next = Math.min(head?.next_at ?? Infinity, mirrorAt ?? Infinity);
+    if (Number.isFinite(next)) await this.arm(next);
+  }
+
+  /** Confirms the Worker's flush landed, otherwise sends the missing rows ourselves. */
+  private async checkMirror(state: ConversationRow): Promise<void> {
     try {
       const inD1 = await mirroredRevision(this.env.DB, state.conversation_id);
       if (inD1 < state.rev) {
         const batch = this.collectMirror(inD1, MIRROR_RESEND_ROWS);
         await writeMirror(this.env.DB, [batch]);
         state.mirrored_rev = batch.conversation.rev;
+        await announce(this.env, [batch]);
       } else {
         state.mirrored_rev = inD1;
       }
@@ -212,17 +654,9 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       console.warn(`conversation ${state.conversation_id}: D1 mirror attempt ${state.mirror_failures} failed`, error);
     }
     this.saveState();
-    if (state.mirrored_rev < state.rev) {
-      const backoff = Math.min(MIRROR_RETRY_MAX_MS, 1_000 * 2 ** state.mirror_failures);
-      await this.armMirrorCheck(state.mirror_failures > 0 ? backoff : 0);
-    }
   }
 
-  private async armMirrorCheck(delayMs: number): Promise<void> {
-    if (this.alarmPending) return;
-    this.alarmPending = true;
-    await this.ctx.storage.setAlarm(Date.now() + delayMs);
-  }
+  // ── State ────────────────────────────────────────────────────────────────────────────────────
 
   private ensureState(header: ConversationHeader, changes: ConversationChange[]): ConversationRow {
     // The customer's profile (name, username, BSUID) follows the newest message that carried it.
@@ -232,6 +666,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         conversation_id: header.conversationId,
         workspace_id: header.workspaceId,
         channel_id: header.channelId,
+        product: header.product,
         customer: JSON.stringify(header.customer),
         customer_at: newest,
         seq: 0,
@@ -240,17 +675,26 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         mirror_failures: 0,
         delivered_watermark: 0,
         read_watermark: 0,
+        status: "open",
+        snoozed_until: null,
+        assignee_id: null,
+        labels: "[]",
+        inbound_count: 0,
+        last_inbound_at: null,
+        free_entry_until: null,
       };
       this.sql.exec(
-        `INSERT INTO conversation (id, conversation_id, workspace_id, channel_id, customer, customer_at) VALUES (1, ?, ?, ?, ?, ?)`,
+        `INSERT INTO conversation (id, conversation_id, workspace_id, channel_id, product, customer, customer_at) VALUES (1, ?, ?, ?, ?, ?, ?)`,
         header.conversationId,
         header.workspaceId,
         header.channelId,
+        header.product,
         this.state.customer,
         newest,
       );
       return this.state;
     }
+    this.state.product = header.product;
     if (newest > 0 && newest >= this.state.customer_at) {
       const current = JSON.parse(this.state.customer) as Customer;
       const merged: Customer = {
@@ -272,19 +716,55 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
 
   private saveState(): void {
     const s = this.state!;
-    this.sql.exec(
-      `UPDATE conversation SET customer = ?, customer_at = ?, seq = ?, rev = ?, mirrored_rev = ?, mirror_failures = ?,
-         delivered_watermark = ?, read_watermark = ? WHERE id = 1`,
-      s.customer,
-      s.customer_at,
-      s.seq,
-      s.rev,
-      s.mirrored_rev,
-      s.mirror_failures,
-      s.delivered_watermark,
-      s.read_watermark,
-    );
+    this.sql.exec(`UPDATE conversation SET ${STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE id = 1`, ...STATE_COLUMNS.map((c) => s[c]));
   }
+
+  private windowOf(state: ConversationRow, now: number): SendWindow {
+    return sendWindow({ product: state.product, lastInboundAt: state.last_inbound_at, freeEntryUntil: state.free_entry_until }, now);
+  }
+
+  private viewOf(state: ConversationRow, now: number): ConversationView {
+    return {
+      id: state.conversation_id,
+      rev: state.rev,
+      product: state.product,
+      ...effectiveStatus(state.status, state.snoozed_until, now),
+      assigneeId: state.assignee_id,
+      labels: JSON.parse(state.labels),
+      inboundCount: state.inbound_count,
+      window: this.windowOf(state, now),
+    };
+  }
+
+  private messageRow(externalId: string): MessageRow | undefined {
+    return this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE external_id = ?`, externalId).toArray()[0];
+  }
+
+  private messageByKey(key: string): StoredMessage | null {
+    const row = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE client_key = ?`, key).toArray()[0];
+    return row ? toStoredMessage(row) : null;
+  }
+
+  /** Everything that changed after revision `since`, as the frames a live browser receives. */
+  private changesSince(since: number, limit: number): ({ type: "message"; rev: number; message: Message } | { type: "note"; rev: number; note: Note } | { type: "conversation"; rev: number; conversation: ConversationView })[] {
+    const state = this.state;
+    if (!state) return [];
+    const messages = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE rev > ? ORDER BY rev LIMIT ?`, since, limit).toArray();
+    const notes = this.sql.exec<NoteRow>(`SELECT * FROM notes WHERE rev > ? ORDER BY rev`, since).toArray();
+    return [
+      ...messages.map((row) => ({ type: "message" as const, rev: row.rev, message: messageView(toStoredMessage(row)) })),
+      ...notes.map((row) => ({ type: "note" as const, rev: row.rev, note: noteView(row) })),
+      { type: "conversation" as const, rev: state.rev, conversation: this.viewOf(state, Date.now()) },
+    ];
+  }
+
+  /** Sends what changed after `fromRev` to the browsers viewing this conversation. */
+  private publish(fromRev: number): void {
+    if (this.ctx.getWebSockets().length === 0) return;
+    broadcast(this.ctx, this.changesSince(fromRev, Number.MAX_SAFE_INTEGER));
+  }
+
+  // ── Ingest ───────────────────────────────────────────────────────────────────────────────────
 
   /** Applies one change; false when it was already applied (a retry or duplicate from Meta). */
   private apply(change: ConversationChange, arrivedAt: number): boolean {
@@ -325,12 +805,27 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     if (inserted === 0) return false;
     state.seq = seq;
     state.rev++;
+    if (message.direction === "in") this.customerWrote(message);
     // Receipts that arrived before their message (statuses, reactions, deletions) apply now; most
     // messages have none, and the row just written needs no second look.
     const parked = this.sql.exec(`SELECT 1 FROM receipts WHERE target = ? LIMIT 1`, message.externalId).toArray().length > 0;
     const covered = message.direction === "out" && message.timestamp <= Math.max(state.read_watermark, state.delivered_watermark);
     if (parked || covered) this.refresh(message.externalId);
     return true;
+  }
+
+  /** A customer's message opens the send window and reopens a resolved or snoozed conversation. */
+  private customerWrote(message: MessageContent): void {
+    const state = this.state!;
+    state.inbound_count++;
+    state.last_inbound_at = Math.max(state.last_inbound_at ?? 0, message.timestamp);
+    if (state.product === "whatsapp" && message.referral) {
+      state.free_entry_until = Math.max(state.free_entry_until ?? 0, message.timestamp + FREE_ENTRY_WINDOW_MS);
+    }
+    if (state.status === "resolved" || state.status === "snoozed") {
+      state.status = "open";
+      state.snoozed_until = null;
+    }
   }
 
   private addReceipt(key: string, target: string, receipt: Receipt): boolean {
@@ -355,7 +850,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     const rank = STATUS_RANK[status];
     const affected = this.sql
       .exec<{ external_id: string }>(
-        `SELECT external_id FROM messages WHERE direction = 'out' AND timestamp <= ? AND status_rank < ?`,
+        `SELECT external_id FROM messages WHERE direction = 'out' AND timestamp <= ? AND status_rank < ? AND (outbox IS NULL OR outbox = 'sent')`,
         watermark,
         rank,
       )
@@ -367,7 +862,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   /** Recomputes a message's status, reactions and deletion from all receipts that target it. */
   private refresh(externalId: string): void {
     const state = this.state!;
-    const row = this.sql.exec<MessageRow>(`SELECT * FROM messages WHERE external_id = ?`, externalId).toArray()[0];
+    const row = this.messageRow(externalId);
     if (!row) return;
     const receipts = this.sql
       .exec<{ kind: Receipt["kind"]; data: string }>(`SELECT kind, data FROM receipts WHERE target = ?`, externalId)
@@ -386,13 +881,18 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         ? Math.max(
             row.timestamp <= state.read_watermark ? STATUS_RANK.read : 0,
             row.timestamp <= state.delivered_watermark ? STATUS_RANK.delivered : 0,
+            // Meta returned an id for our send: it is at least sent.
+            row.outbox === "sent" ? STATUS_RANK.sent : 0,
           )
         : 0;
-    const status = deriveStatus(statuses, floor);
+    const derived = deriveStatus(statuses, floor);
+    // Our sends that Meta has not accepted (or refused) keep the outbox's verdict.
+    const unsent = row.outbox === "pending" || row.outbox === "failed";
+    const status = unsent ? { status: row.status, rank: row.status_rank } : derived;
+    const error = unsent ? row.error : derived.error ? JSON.stringify(derived.error) : null;
     const reactions = JSON.stringify(deriveReactions(receipts.flatMap((r) => (r.kind === "reaction" ? [r.data] : []))));
     const deletions = receipts.flatMap((r) => (r.kind === "deletion" ? [r.data.timestamp] : []));
     const deletedAt = deletions.length > 0 ? Math.min(...deletions) : null;
-    const error = status.error ? JSON.stringify(status.error) : null;
     const content = deletedAt !== null && row.deleted_at === null ? JSON.stringify(tombstone(JSON.parse(row.content))) : row.content;
 
     if (
@@ -449,6 +949,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         error: row.error ? JSON.parse(row.error) : null,
         reactions: JSON.parse(row.reactions),
         deletedAt: row.deleted_at,
+        sentBy: row.sent_by,
         rev: row.rev,
       };
     });
@@ -462,6 +963,13 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         lastMessagePreview: latest ? preview(JSON.parse(latest.content), latest.deleted_at !== null) : null,
         lastDirection: latest?.direction ?? null,
         messageCount: state.seq,
+        inboundCount: state.inbound_count,
+        lastInboundAt: state.last_inbound_at,
+        freeEntryUntil: state.free_entry_until,
+        status: state.status,
+        snoozedUntil: state.snoozed_until,
+        assigneeId: state.assignee_id,
+        labels: JSON.parse(state.labels),
         rev,
         fromRev: sinceRev,
         updatedAt: now,
@@ -483,14 +991,25 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   }
 }
 
+function notFound(): Refusal {
+  return { ok: false, status: 404, code: "not_found", message: "No such conversation" };
+}
+
+function noteView(row: NoteRow): Note {
+  return { id: row.id, rev: row.rev, authorId: row.author_id, text: row.text, createdAt: row.created_at };
+}
+
 function toStoredMessage(row: MessageRow): StoredMessage {
   return {
     seq: row.seq,
+    rev: row.rev,
     content: JSON.parse(row.content),
     arrivedAt: row.arrived_at,
     status: row.status,
     error: row.error ? JSON.parse(row.error) : null,
     reactions: JSON.parse(row.reactions),
     deletedAt: row.deleted_at,
+    sentBy: row.sent_by,
+    clientKey: row.client_key,
   };
 }

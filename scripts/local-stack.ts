@@ -83,7 +83,8 @@ export function startChild(args: string[], stdio: "inherit" | "ignore" = "inheri
   return spawn(process.execPath, args, { cwd: root, env: baseEnv, stdio: ["ignore", stdio, stdio], detached: true });
 }
 
-export function graphSimulatorArgs(port: number, vars: Record<string, string>): string[] {
+/** `webhookUrl`: where the simulator POSTs the status webhooks of what the Worker sends. */
+export function graphSimulatorArgs(port: number, vars: Record<string, string>, webhookUrl: string): string[] {
   return [
     path.join(root, "scripts/graph-server.ts"),
     "--port",
@@ -96,6 +97,8 @@ export function graphSimulatorArgs(port: number, vars: Record<string, string>): 
     vars.INSTAGRAM_APP_ID!,
     "--instagram-app-secret",
     vars.INSTAGRAM_APP_SECRET!,
+    "--webhook-url",
+    webhookUrl,
     "--quiet",
   ];
 }

@@ -208,7 +208,8 @@ async function main() {
   }
 
   step(`Starting the Graph API simulator on ${graphOrigin}…`);
-  startChild(graphSimulatorArgs(graphPort, vars), "the Graph API simulator");
+  // Status webhooks of what the inbox sends come back to this Worker, signed like Meta's.
+  startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), "the Graph API simulator");
 
   step(`Starting wrangler dev on ${origin}…`);
   const dev = startChild(wranglerDevArgs(port, vars), "wrangler dev");

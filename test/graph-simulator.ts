@@ -32,7 +32,7 @@ export const graphSimulatorEnv = {
   INSTAGRAM_APP_SECRET: "test-instagram-app-secret",
 } satisfies Required<GraphEnv>;
 
-/** One call the simulator answered, as it went over the wire. */
+/** One call the simulator answered (status 0: a simulated network failure), as it went over the wire. */
 export type GraphRequestRecord = { method: string; url: string; headers: Record<string, string>; body: string; status: number };
 
 export type GraphSimulatorHandle = {
@@ -63,15 +63,16 @@ export function useGraphSimulator(options: SimulatorOptions = {}): GraphSimulato
       if (!url.startsWith(`${GRAPH_SIMULATOR_ORIGIN}/`)) return passthrough(input, init);
       const request = new Request(input, init);
       const body = request.method === "GET" || request.method === "HEAD" ? "" : new TextDecoder().decode(await request.clone().arrayBuffer());
-      const response = await sim.app.fetch(request);
-      handle.requests.push({
-        method: request.method,
-        url: request.url,
-        headers: Object.fromEntries(request.headers),
-        body,
-        status: response.status,
-      });
-      return response;
+      const seen = { method: request.method, url: request.url, headers: Object.fromEntries(request.headers), body };
+      try {
+        const response = await sim.fetch(request);
+        handle.requests.push({ ...seen, status: response.status });
+        return response;
+      } catch (error) {
+        // A simulated dropped connection: recorded with status 0, and fetch rejects as it would.
+        handle.requests.push({ ...seen, status: 0 });
+        throw error;
+      }
     });
     restore = () => spy.mockRestore();
   });

@@ -5,23 +5,24 @@ import { MirrorQueue, type MirrorBatch } from "../workers/mirror.ts";
 function batch(id: string, rev = 1): MirrorBatch {
   const now = Date.now();
   return {
-    conversation: { id, workspaceId: "ws_q", channelId: "ch_q", contactId: `ct_${id}`, lastMessageAt: now, lastMessagePreview: "hi", lastDirection: "in", messageCount: 1, rev, fromRev: 0, updatedAt: now },
+    conversation: { id, workspaceId: "ws_q", channelId: "ch_q", contactId: `ct_${id}`, lastMessageAt: now, lastMessagePreview: "hi", lastDirection: "in", messageCount: 1, inboundCount: 1, lastInboundAt: now, freeEntryUntil: null, status: "open", snoozedUntil: null, assigneeId: null, labels: [], rev, fromRev: 0, updatedAt: now },
     contact: { id: `ct_${id}`, workspaceId: "ws_q", channelId: "ch_q", identity: id, waId: id, bsuid: null, name: null, username: null, rev, updatedAt: now },
     messages: [],
   };
 }
 
 /** A D1 binding whose batch() never settles: a drain cancelled with its request looks like this. */
-const hanging = new Proxy(env.DB, {
+const hangingDB = new Proxy(env.DB, {
   get: (target, property) => (property === "batch" ? () => new Promise(() => {}) : Reflect.get(target, property).bind(target)),
 }) as D1Database;
+const hanging = { ...env, DB: hangingDB };
 
 describe("the isolate's D1 mirror queue", () => {
   it("writes what concurrent requests queued, the first request draining for all", async () => {
     const queue = new MirrorQueue();
-    const drain = queue.enqueue(env.DB, batch("q1"));
+    const drain = queue.enqueue(env, batch("q1"));
     expect(drain).toBeInstanceOf(Promise);
-    expect(queue.enqueue(env.DB, batch("q2"))).toBeUndefined();
+    expect(queue.enqueue(env, batch("q2"))).toBeUndefined();
     await drain;
     const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q1', 'q2') ORDER BY id`).all();
     expect(rows.results).toEqual([{ id: "q1" }, { id: "q2" }]);
@@ -31,8 +32,8 @@ describe("the isolate's D1 mirror queue", () => {
     const queue = new MirrorQueue(400, 1_000);
     const now = Date.now();
     expect(queue.enqueue(hanging, batch("q3"), now)).toBeInstanceOf(Promise);
-    expect(queue.enqueue(env.DB, batch("q4"), now + 500)).toBeUndefined();
-    const takeover = queue.enqueue(env.DB, batch("q5"), now + 2_500);
+    expect(queue.enqueue(env, batch("q4"), now + 500)).toBeUndefined();
+    const takeover = queue.enqueue(env, batch("q5"), now + 2_500);
     expect(takeover).toBeInstanceOf(Promise);
     await takeover;
     const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q4', 'q5') ORDER BY id`).all();

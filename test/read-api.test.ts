@@ -72,6 +72,13 @@ describe("read API", () => {
       lastMessagePreview: "first from 6",
       lastDirection: "in",
       messageCount: 1,
+      status: "open",
+      snoozedUntil: null,
+      assigneeId: null,
+      labels: [],
+      unreadCount: 1,
+      window: expect.objectContaining({ freeForm: false, templatesOnly: true }),
+      rev: expect.any(Number),
     });
   });
 

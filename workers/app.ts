@@ -12,6 +12,8 @@ import { requestOrigin } from "./request-origin.ts";
 import { auth } from "./routes/auth.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
+import { liveRoutes } from "./routes/live.ts";
+import { sendingRoutes } from "./routes/sending.ts";
 import { devMailbox } from "./routes/dev-mailbox.ts";
 import { operatorRoutes } from "./routes/operator.ts";
 import { quarantineRoutes } from "./routes/quarantine.ts";
@@ -28,6 +30,8 @@ for (const path of ["/workspaces", "/workspaces/*", "/invitations/*"]) api.use(p
 api.route("/", auth);
 api.route("/", workspaceRoutes);
 api.route("/", conversationRoutes);
+api.route("/", liveRoutes);
+api.route("/", sendingRoutes);
 api.route("/", channelRoutes);
 api.route("/", quarantineRoutes);
 api.route("/", operatorRoutes);

@@ -34,6 +34,8 @@ export const MessageType = z.enum([
   "post",
   "fallback",
   "unsupported",
+  /** A WhatsApp template the business sent from WeChatting. */
+  "template",
 ]);
 export type MessageType = z.infer<typeof MessageType>;
 

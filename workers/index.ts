@@ -4,6 +4,7 @@ import { audit } from "./audit.ts";
 import { CHANNEL_HEALTH_CRON, checkChannelHealth } from "./channels/health.ts";
 
 export { Conversation } from "../durable-objects/conversation.ts";
+export { Inbox } from "../durable-objects/inbox.ts";
 
 export default {
   fetch: app.fetch,

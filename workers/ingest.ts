@@ -97,7 +97,7 @@ export async function ingest(
       } else {
         groups.set(id, {
           id: objectId,
-          header: { conversationId: id, workspaceId: channel.workspaceId, channelId: channel.id, customer: item.customer },
+          header: { conversationId: id, workspaceId: channel.workspaceId, channelId: channel.id, product: channel.kind, customer: item.customer },
           changes: [item.change],
         });
       }
@@ -111,7 +111,7 @@ export async function ingest(
         const stub = env.CONVERSATION.get(id);
         const result = await stub.ingest(header, changes, options.arrivedAt);
         if (result.mirror) {
-          const drain = mirrorQueue.enqueue(env.DB, result.mirror);
+          const drain = mirrorQueue.enqueue(env, result.mirror);
           if (drain) options.waitUntil(drain);
         }
         return result;

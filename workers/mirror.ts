@@ -14,6 +14,7 @@
 import { getTableColumns, getTableName } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { contacts, conversations, messages } from "./db/schema.ts";
+import { announce } from "./live.ts";
 
 export type MirrorMessage = typeof messages.$inferSelect;
 export type MirrorContact = typeof contacts.$inferSelect;
@@ -73,7 +74,20 @@ const UPSERT_MESSAGES = jsonUpsert(messages, {
  * skipped over. The condition reads D1's state before the statement, which is why
  * {@link mergeConversationRows} first joins the contiguous batches of one conversation.
  */
-const summaryColumns = ["last_message_at", "last_message_preview", "last_direction", "message_count", "updated_at"];
+const summaryColumns = [
+  "last_message_at",
+  "last_message_preview",
+  "last_direction",
+  "message_count",
+  "inbound_count",
+  "last_inbound_at",
+  "free_entry_until",
+  "status",
+  "snoozed_until",
+  "assignee_id",
+  "labels",
+  "updated_at",
+];
 const currentRev = `(SELECT c.rev FROM conversations AS c WHERE c.id = json_extract(value, '$.id'))`;
 const UPSERT_CONVERSATIONS = jsonUpsert(
   conversations,
@@ -173,25 +187,28 @@ export class MirrorQueue {
   ) {}
 
   /** Queues a batch; returns the drain promise if this call started one, for `waitUntil`. */
-  enqueue(db: D1Database, batch: MirrorBatch, now = Date.now()): Promise<void> | undefined {
+  enqueue(env: Cloudflare.Env, batch: MirrorBatch, now = Date.now()): Promise<void> | undefined {
     this.#pending.push(batch);
     if (this.#pending.length > this.maxPending) this.#pending.splice(0, this.#pending.length - this.maxPending);
     // A drain older than twice its budget was cancelled with its request: take over.
     if (this.#drainStartedAt !== null && now - this.#drainStartedAt < 2 * this.drainBudgetMs) return undefined;
     this.#drainStartedAt = now;
-    return this.#drain(db, now);
+    return this.#drain(env, now);
   }
 
-  async #drain(db: D1Database, startedAt: number): Promise<void> {
+  async #drain(env: Cloudflare.Env, startedAt: number): Promise<void> {
     try {
       while (this.#pending.length > 0 && Date.now() - startedAt < this.drainBudgetMs) {
         const take = this.#pending.splice(0, this.maxBatches);
         try {
-          await writeMirror(db, take);
+          await writeMirror(env.DB, take);
         } catch (error) {
           // The DOs' alarms re-send what did not land; losing a flush costs only latency.
           console.warn(`D1 mirror flush of ${take.length} batches failed; DO alarms will retry`, error);
+          continue;
         }
+        // Browsers hear of a change once D1 holds it, so what they refetch is what was announced.
+        await announce(env, take);
       }
     } finally {
       if (this.#drainStartedAt === startedAt) this.#drainStartedAt = null;

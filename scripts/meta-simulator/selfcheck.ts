@@ -4,7 +4,9 @@
  * - metaJson reproduces the byte-exact unicode fixture and its README signature vector;
  * - signBody agrees with workers/webhook-signature.ts;
  * - the builders rebuild the fixtures in test/fixtures/meta field for field (same keys, same order);
- * - a generated stream covers every kind and every body survives metaJson → JSON.parse.
+ * - a generated stream covers every kind and every body survives metaJson → JSON.parse;
+ * - the Graph simulator runs in plain Node (as scripts/graph-server.ts serves it): it accepts a send on
+ *   each product and its status webhooks have the fixtures' shape.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -57,6 +59,8 @@ import {
   type WebhookItem,
 } from "./payloads.ts";
 import { ALL_KINDS, batchEvents, generateEvents } from "./stream.ts";
+import { createGraphSimulator } from "./graph.ts";
+import { hmacHex } from "./graph/context.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const fixtureDir = path.join(root, "test/fixtures/meta");
@@ -331,6 +335,56 @@ await check("stream covers every kind, is reproducible and serialisable", () => 
     ok(e.ts >= (last.get(e.conversation) ?? 0), `time went backwards in ${e.conversation}`);
     last.set(e.conversation, e.ts);
   }
+});
+
+// --- Graph simulator: sends and their status webhooks ------------------------------------------
+/** Every key path of a JSON value (array items folded), to compare shapes whatever the values. */
+function keyPaths(value: unknown, prefix = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => keyPaths(item, `${prefix}[]`));
+  if (value === null || typeof value !== "object") return [prefix];
+  return Object.entries(value).flatMap(([key, item]) => keyPaths(item, `${prefix}.${key}`));
+}
+const shape = (value: unknown) => [...new Set(keyPaths(value))].sort();
+
+await check("the Graph simulator answers sends like Meta and emits status webhooks of the fixtures' shape", async () => {
+  const emitted: string[] = [];
+  const sim = createGraphSimulator({ now: () => T0, statusDelays: { sent: 0, delivered: 0, read: 0 }, webhookSink: async (body) => void emitted.push(body) });
+  const post = async (path: string, token: string, secret: string, body: unknown) => {
+    const url = `http://graph.simulator/${path}?appsecret_proof=${await hmacHex(secret, token)}`;
+    const response = await sim.fetch(new Request(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
+    return (await response.json()) as Record<string, unknown>;
+  };
+  const appSecret = sim.state.app.secret;
+  const wa = await post("graph.facebook.com/v25.0/200000000000001/messages", sim.mintToken({ type: "SYSTEM_USER" }).token, appSecret, {
+    messaging_product: "whatsapp",
+    to: "+1 555-000-2222",
+    type: "text",
+    text: { body: "hello" },
+  });
+  deepStrictEqual(wa.contacts, [{ input: "+1 555-000-2222", wa_id: "15550002222" }]);
+  const page = await post("graph.facebook.com/v25.0/300000000000001/messages", sim.mintToken({ type: "PAGE" }).token, appSecret, {
+    recipient: { id: "4000000000000001" },
+    messaging_type: "RESPONSE",
+    message: { text: "hello" },
+  });
+  const igToken = sim.mintToken({ type: "INSTAGRAM" }).token;
+  const igSent = await post("graph.instagram.com/v25.0/me/messages", igToken, sim.state.instagramApp.secret, { recipient: { id: "5000000000000001" }, messaging_type: "RESPONSE", message: { text: "hi" } });
+  ok(String(page.message_id).startsWith("m_") && typeof igSent.message_id === "string", JSON.stringify([page, igSent]));
+  const due = await sim.flushStatuses();
+  deepStrictEqual(
+    due.map((w) => `${w.product}:${w.status}`),
+    ["whatsapp:sent", "whatsapp:delivered", "whatsapp:read", "messenger:delivered", "messenger:read", "instagram:read"],
+  );
+  equal(emitted.length, due.length);
+  const like = (index: number, name: string) => {
+    const body = emitted[index]!;
+    ok(/^[\x20-\x7e]*$/.test(body), "status webhook not in Meta's wire form");
+    deepStrictEqual(shape(JSON.parse(body)), shape(JSON.parse(fixture(name).toString("utf8"))), `${name}: shape differs`);
+  };
+  like(2, "whatsapp-status-read.json");
+  like(3, "messenger-delivery.json");
+  like(4, "messenger-read.json");
+  like(5, "instagram-seen.json");
 });
 
 if (failures) {

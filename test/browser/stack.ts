@@ -48,7 +48,7 @@ export async function startStack() {
   };
   try {
     await applyMigrations(state);
-    children.push(startChild(graphSimulatorArgs(graphPort, vars), "ignore"));
+    children.push(startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), "ignore"));
     const dev = startChild(wranglerDevArgs(port, vars, state), "ignore");
     children.push(dev);
     await waitUntilUp(origin, dev, 120_000);

@@ -82,6 +82,7 @@ export async function saveConnectedChannel(
     tokenExpiresAt: account.tokenExpiresAt,
     healthCheckedAt: now,
     healthProblem: null,
+    sendPausedUntil: null,
     connectedAt: now,
     disconnectedAt: null,
     createdAt: sameWorkspace ? existing.createdAt : now,

@@ -57,6 +57,8 @@ export const channels = sqliteTable(
     healthCheckedAt: integer("health_checked_at"),
     /** Human-readable reason the channel needs attention (Meta's error, translated). */
     healthProblem: text("health_problem"),
+    /** Meta asked us to slow down for the whole account (130429, BUC limits): no sends before this. */
+    sendPausedUntil: integer("send_paused_until"),
     connectedAt: integer("connected_at"),
     disconnectedAt: integer("disconnected_at"),
     createdAt: createdAt(),
@@ -86,6 +88,10 @@ export const contacts = sqliteTable(
   (t) => [uniqueIndex("contacts_channel_identity").on(t.channelId, t.identity), index("contacts_workspace").on(t.workspaceId)],
 );
 
+/** resolved and snoozed conversations reopen when the customer writes again. */
+export const conversationStatuses = ["open", "pending", "snoozed", "resolved"] as const;
+export type ConversationStatus = (typeof conversationStatuses)[number];
+
 export const conversations = sqliteTable(
   "conversations",
   {
@@ -98,6 +104,17 @@ export const conversations = sqliteTable(
     lastMessagePreview: text("last_message_preview"),
     lastDirection: text("last_direction", { enum: ["in", "out"] }),
     messageCount: integer("message_count").notNull(),
+    /** Messages from the customer: unread counts are this minus what a member has seen. */
+    inboundCount: integer("inbound_count").notNull().default(0),
+    /** Meta time of the customer's newest message: the send windows start here (workers/send-window.ts). */
+    lastInboundAt: integer("last_inbound_at"),
+    /** WhatsApp free entry point (click-to-WhatsApp ad, Page CTA): free-form sending until then. */
+    freeEntryUntil: integer("free_entry_until"),
+    status: text("status", { enum: conversationStatuses }).notNull().default("open"),
+    snoozedUntil: integer("snoozed_until"),
+    assigneeId: text("assignee_id"),
+    /** JSON array of label names, filtered with json_each. */
+    labels: text("labels", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     /** Highest DO revision whose changes are all in D1 (contiguous): the mirror's watermark. */
     rev: integer("rev").notNull(),
     /** Highest DO revision whose conversation fields are applied (may run ahead of `rev`). */
@@ -107,8 +124,34 @@ export const conversations = sqliteTable(
   (t) => [
     index("conversations_workspace_activity").on(t.workspaceId, t.lastMessageAt, t.id),
     index("conversations_activity").on(t.lastMessageAt, t.id),
+    index("conversations_workspace_status").on(t.workspaceId, t.status, t.lastMessageAt, t.id),
+    index("conversations_workspace_assignee").on(t.workspaceId, t.assigneeId, t.lastMessageAt, t.id),
   ],
 );
+
+/** How far each member has read each conversation (customer messages seen). */
+export const conversationReads = sqliteTable(
+  "conversation_reads",
+  {
+    conversationId: text("conversation_id").notNull(),
+    userId: text("user_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    inboundSeen: integer("inbound_seen").notNull(),
+    readAt: integer("read_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index("conversation_reads_user").on(t.userId)],
+);
+
+/** What admins know about a contact beyond what Meta sends: kept apart so the mirror never overwrites it. */
+export const contactProfiles = sqliteTable("contact_profiles", {
+  contactId: text("contact_id").primaryKey(),
+  workspaceId: text("workspace_id").notNull(),
+  /** Overrides the name Meta reports, when set. */
+  displayName: text("display_name"),
+  notes: text("notes"),
+  updatedBy: text("updated_by").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
 
 export const messages = sqliteTable(
   "messages",
@@ -130,6 +173,8 @@ export const messages = sqliteTable(
     error: text("error", { mode: "json" }).$type<MetaError>(),
     reactions: text("reactions", { mode: "json" }).$type<Reaction[]>().notNull(),
     deletedAt: integer("deleted_at"),
+    /** The member who sent it from WeChatting (null: the customer, or sent elsewhere). */
+    sentBy: text("sent_by"),
     rev: integer("rev").notNull(),
   },
   (t) => [

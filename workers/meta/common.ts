@@ -72,8 +72,14 @@ export function conversation(route: Route, customer: Customer, change: Conversat
 type MessageBasics = Pick<MessageContent, "externalId" | "direction" | "type" | "timestamp">;
 
 export function messageChange(parts: MessageBasics & Partial<MessageContent>): ConversationChange {
+  const message = messageContent(parts);
+  return { kind: "message", key: `m:${message.externalId}`, message };
+}
+
+/** A message with the given parts; everything else absent. */
+export function messageContent(parts: MessageBasics & Partial<MessageContent>): MessageContent {
   const { externalId, direction, type, timestamp, ...present } = parts;
-  const message: MessageContent = {
+  return {
     externalId,
     direction,
     type,
@@ -94,7 +100,6 @@ export function messageChange(parts: MessageBasics & Partial<MessageContent>): C
     standby: false,
     ...present,
   };
-  return { kind: "message", key: `m:${message.externalId}`, message };
 }
 
 /** Keyed by (message, status): each status of a message is its own event. */

@@ -322,6 +322,16 @@ function retryAfter(headers: Headers): number | null {
   return Number.isFinite(seconds) && seconds > 0 ? seconds : null;
 }
 
+/** Meta's answer as JSON; undefined when it is empty or not JSON (outage pages, proxies). */
+export async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text().catch(() => "");
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function redactor(secrets: readonly (string | undefined)[]): (text: string) => string {
   const values = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4).sort((a, b) => b.length - a.length);
   return (text) => values.reduce((out, secret) => out.replaceAll(secret, "[redacted]"), text);
@@ -412,13 +422,7 @@ export function graphClient(env: GraphEnv, fetcher?: typeof fetch): GraphClient 
       const reason = error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed";
       return localError("unavailable", `The request to Meta ${reason}.`);
     }
-    const text = await response.text().catch(() => "");
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = await readJson(response);
     const failure = translate(response.status, parsed, response.headers, c.flavor ?? "default", redact);
     if (failure) return { ok: false, error: failure };
     if (!response.ok) {

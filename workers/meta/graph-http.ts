@@ -6,7 +6,7 @@
  * Nothing here logs; the URLs built here carry no secret but the proof, which is useless without the token.
  */
 import { hmacHex } from "../hash.ts";
-import { redactor, translate, type GraphEnv } from "./graph-client.ts";
+import { readJson, redactor, translate, type GraphEnv } from "./graph-client.ts";
 import { localFailure, sendFailure, unavailableFailure, type Product, type SendFailure } from "./send-failure.ts";
 
 export type Failed = { ok: false; failure: SendFailure };
@@ -33,7 +33,7 @@ export type GraphCall = {
 type Host = { base: string; secret: string };
 
 /** The host and app secret of a channel: Instagram Login tokens belong to the Instagram app. */
-export function hostOf(env: GraphEnv, channel: Channel): Host {
+export function hostOf(env: GraphEnv, channel: Pick<Channel, "product" | "viaPage">): Host {
   if (channel.product === "instagram" && channel.viaPage === null) return { base: env.INSTAGRAM_GRAPH_BASE, secret: env.INSTAGRAM_APP_SECRET ?? "" };
   return { base: env.GRAPH_API_BASE, secret: env.META_APP_SECRET };
 }
@@ -66,13 +66,7 @@ export async function graphCall(host: Host, product: Product, token: string, cal
   } catch (error) {
     return { ok: false, failure: unavailableFailure(error instanceof Error && error.name === "TimeoutError" ? "The request to Meta timed out." : "The request to Meta failed.") };
   }
-  const text = await response.text().catch(() => "");
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
+  const parsed = await readJson(response);
   const error = translate(response.status, parsed, response.headers, "default", redactor([token, host.secret]));
   if (error) return { ok: false, failure: sendFailure(product, error) };
   if (response.status >= 500 || response.status === 429) return { ok: false, failure: unavailableFailure(`Meta answered HTTP ${response.status} without an error body.`) };

@@ -10,7 +10,7 @@
 import { z } from "@hono/zod-openapi";
 import type { GraphEnv } from "./graph-client.ts";
 import { checkIds, graphCall, hostOf, senderNode, unexpectedAnswer, type Channel, type Failed } from "./graph-http.ts";
-import { localFailure, type SendFailure } from "./send-failure.ts";
+import { localFailure } from "./send-failure.ts";
 
 export { SendFailure } from "./send-failure.ts";
 export type { GraphEnv };
@@ -105,8 +105,8 @@ export type ReadOutcome = { ok: true } | Failed;
 
 type Json = Record<string, unknown>;
 
-/** WhatsApp's `type` per media kind is the kind itself; Messenger/Instagram call documents `file`. */
-const ATTACHMENT_TYPE: Partial<Record<MediaType, string>> = { image: "image", video: "video", audio: "audio", document: "file" };
+/** Messenger/Instagram attachment types (WhatsApp's `type` is the media kind itself); stickers have none. */
+export const ATTACHMENT_TYPE: Partial<Record<MediaType, string>> = { image: "image", video: "video", audio: "audio", document: "file" };
 
 function whatsappAddress(target: SendTarget): Json | null {
   const { waId, bsuid } = target.recipient;
@@ -114,54 +114,71 @@ function whatsappAddress(target: SendTarget): Json | null {
   return bsuid ? { recipient: bsuid } : null;
 }
 
-function whatsappBody(target: SendTarget, content: OutboundContent, options: SendOptions): Json | SendFailure {
+type Body = { ok: true; json: Json };
+const body = (json: Json): Body => ({ ok: true, json });
+const refuse = (title: string, message: string): Failed => ({ ok: false, failure: localFailure(title, message) });
+
+function whatsappBody(target: SendTarget, content: OutboundContent, options: SendOptions): Body | Failed {
   const address = whatsappAddress(target);
-  if (!address) return localFailure("No recipient", "This WhatsApp customer has neither a phone number nor a business-scoped user id to send to.");
+  if (!address) return refuse("No recipient", "This WhatsApp customer has neither a phone number nor a business-scoped user id to send to.");
   const head = { messaging_product: "whatsapp", recipient_type: "individual", ...address };
   const context = options.replyTo && content.kind !== "reaction" ? { context: { message_id: options.replyTo } } : {};
   switch (content.kind) {
     case "text":
-      return { ...head, ...context, type: "text", text: { preview_url: content.previewUrl ?? false, body: content.text } };
+      return body({ ...head, ...context, type: "text", text: { preview_url: content.previewUrl ?? false, body: content.text } });
     case "media": {
       const media = { id: content.mediaId, caption: content.caption, filename: content.filename };
-      return { ...head, ...context, type: content.mediaType, [content.mediaType]: media };
+      return body({ ...head, ...context, type: content.mediaType, [content.mediaType]: media });
     }
     case "template":
-      return { ...head, ...context, type: "template", template: { name: content.name, language: { code: content.language }, components: content.components } };
+      return body({ ...head, ...context, type: "template", template: { name: content.name, language: { code: content.language }, components: content.components } });
     case "reaction":
       // An empty emoji removes the reaction (SPEC §5.1 notes it as legacy behaviour Meta still honours).
-      return { ...head, type: "reaction", reaction: { message_id: content.targetExternalId, emoji: content.emoji ?? "" } };
+      return body({ ...head, type: "reaction", reaction: { message_id: content.targetExternalId, emoji: content.emoji ?? "" } });
   }
 }
 
-function messagingBody(target: SendTarget, content: OutboundContent, options: SendOptions): Json | SendFailure {
+function messagingMessage(target: SendTarget, content: OutboundContent): { ok: true; message: Json } | Failed {
+  const name = target.product === "instagram" ? "Instagram" : "Messenger";
+  switch (content.kind) {
+    case "text":
+      if (withinTextLimit(target, content.text)) return { ok: true, message: { text: content.text } };
+      return refuse("Message too long", target.product === "instagram" ? "Instagram messages are limited to 1000 bytes of text." : "Messenger messages are limited to 2000 characters.");
+    case "media": {
+      const type = ATTACHMENT_TYPE[content.mediaType];
+      if (!type) return refuse("Not supported", `Stickers cannot be sent on ${name}.`);
+      // Meta would drop a caption or filename silently; refusing keeps the person's words from vanishing.
+      if (content.caption || content.filename) return refuse("Not supported", `${name} attachments have no caption or filename; send the text as its own message.`);
+      return { ok: true, message: { attachment: { type, payload: { attachment_id: content.mediaId } } } };
+    }
+    default:
+      return refuse("Not supported", `Templates are WhatsApp only; ${name} has no template messages.`);
+  }
+}
+
+function messagingBody(target: SendTarget, content: OutboundContent, options: SendOptions): Body | Failed {
   const recipient = { recipient: { id: target.recipient.id } };
   if (content.kind === "reaction") {
+    const payload = { message_id: content.targetExternalId };
+    if (content.emoji === null) return body({ ...recipient, sender_action: "unreact", payload });
     // Instagram documents a single reaction, "love"; Messenger takes the emoji itself.
-    const reaction = target.product === "instagram" ? "love" : content.emoji;
-    return content.emoji === null
-      ? { ...recipient, sender_action: "unreact", payload: { message_id: content.targetExternalId } }
-      : { ...recipient, sender_action: "react", payload: { message_id: content.targetExternalId, reaction } };
+    return body({ ...recipient, sender_action: "react", payload: { ...payload, reaction: target.product === "instagram" ? "love" : content.emoji } });
   }
-  let message: Json;
-  if (content.kind === "text") message = { text: content.text };
-  else if (content.kind === "media") {
-    const type = ATTACHMENT_TYPE[content.mediaType];
-    if (!type) return localFailure("Not supported", `Stickers cannot be sent on ${productName(target)}.`);
-    // Captions and filenames have no place in an attachment: Meta would ignore them silently, we refuse.
-    if (content.caption || content.filename) return localFailure("Not supported", `${productName(target)} attachments have no caption or filename; send the text as its own message.`);
-    message = { attachment: { type, payload: { attachment_id: content.mediaId } } };
-  } else return localFailure("Not supported", `Templates are WhatsApp only; ${productName(target)} has no template messages.`);
-  return {
+  const built = messagingMessage(target, content);
+  if (!built.ok) return built;
+  return body({
     ...recipient,
     messaging_type: options.messagingType,
     ...(options.messagingType === "MESSAGE_TAG" && options.tag ? { tag: options.tag } : {}),
     ...(options.replyTo ? { reply_to: { mid: options.replyTo } } : {}),
-    message,
-  };
+    message: built.message,
+  });
 }
 
-const productName = (target: Channel) => (target.product === "instagram" ? "Instagram" : "Messenger");
+/** The Send API's own limits, below WhatsApp's 4096: Messenger 2000 characters, Instagram 1000 bytes. */
+const withinTextLimit = (target: Channel, text: string) =>
+  target.product === "instagram" ? new TextEncoder().encode(text).byteLength <= 1000 : text.length <= 2000;
+
 
 // ---------------------------------------------------------------------------------------------------------
 // Meta's answers
@@ -197,10 +214,10 @@ export async function sendMessage(env: GraphEnv, token: string, target: SendTarg
   if (problem) return problem;
 
   const whatsapp = target.product === "whatsapp";
-  const body = whatsapp ? whatsappBody(target, checked.data, checkedOptions.data) : messagingBody(target, checked.data, checkedOptions.data);
-  if ("retry" in body) return { ok: false, failure: body as SendFailure };
+  const request = whatsapp ? whatsappBody(target, checked.data, checkedOptions.data) : messagingBody(target, checked.data, checkedOptions.data);
+  if (!request.ok) return request;
 
-  const result = await graphCall(hostOf(env, target), target.product, token, { method: "POST", path: `${senderNode(target)}/messages`, json: body });
+  const result = await graphCall(hostOf(env, target), target.product, token, { method: "POST", path: `${senderNode(target)}/messages`, json: request.json });
   if (!result.ok) return result;
   if (whatsapp) {
     const accepted = WhatsAppAccepted.safeParse(result.body);

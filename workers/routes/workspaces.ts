@@ -16,6 +16,7 @@ import { auditLog, invitations, memberships, roles, users, workspaces, type Role
 import { errorResponse } from "../http-error.ts";
 import { mailerFor } from "../mail.ts";
 import { can } from "../permissions.ts";
+import { disconnectMember } from "../live.ts";
 import { validationHook } from "../validation.ts";
 import { Email, Text } from "./auth.ts";
 
@@ -168,6 +169,8 @@ workspaceRoutes.openapi(
         clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw),
       }),
     ]);
+    // Live sockets were authorised for the old role: the browser reconnects under the new one.
+    if (role !== member.role) await disconnectMember(c.env, c.var.workspaceId, userId, "role changed");
     return c.json({ ok: true as const }, 200);
   },
 );
@@ -203,6 +206,7 @@ workspaceRoutes.openapi(
         clientHash: await clientHash(c.env.SESSION_SECRET, c.req.raw),
       }),
     ]);
+    await disconnectMember(c.env, c.var.workspaceId, userId, leaving ? "left the workspace" : "removed from the workspace");
     return c.json({ ok: true as const }, 200);
   },
 );

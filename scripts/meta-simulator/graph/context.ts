@@ -6,7 +6,7 @@
  * when "Require App Secret" is on.
  */
 import { graphErrorBody, graphErrorResponse, graphJson, type ErrorContext, type GraphErrorSpec } from "./errors.ts";
-import { checkToken, type Grant, type GraphState, type Host, type TokenRecord } from "./state.ts";
+import { checkToken, hasScope, reaches, type Grant, type GraphState, type Host, type TokenRecord } from "./state.ts";
 
 const encoder = new TextEncoder();
 
@@ -21,6 +21,8 @@ export type SimContext = {
   state: GraphState;
   /** Epoch seconds. */
   now(): number;
+  /** Epoch milliseconds (status webhook timing). */
+  nowMs(): number;
 };
 
 export type Params = Record<string, string>;
@@ -109,6 +111,49 @@ export async function authenticate(ctx: SimContext, request: Request, params: Pa
   const proofError = await checkProof(ctx, value, appSecretOf(ctx.state, check.token.appId), params.appsecret_proof);
   if (proofError) return { ok: false, response: proofError };
   return check;
+}
+
+/**
+ * A WhatsApp call on a WABA (or one of its numbers or media): token, proof, a token that is not a Page's,
+ * the scope (management for WABA reads and writes, messaging for sends and media), then the target.
+ */
+export async function whatsappAccess(
+  ctx: SimContext,
+  request: Request,
+  wabaId: string,
+  method: string,
+  objectId = wabaId,
+  scope: "whatsapp_business_management" | "whatsapp_business_messaging" = "whatsapp_business_management",
+): Promise<Response | { params: Params; token: TokenRecord; grant: Grant }> {
+  const params = await readParams(request);
+  const auth = await authenticate(ctx, request, params, "facebook");
+  if (!auth.ok) return auth.response;
+  if (auth.token.type === "PAGE") return unsupported(ctx, method, objectId);
+  if (!hasScope(auth.grant, scope)) {
+    return fail(ctx, { code: 200, message: "(#200) Permissions error", userTitle: "Missing permission", userMessage: `${scope} is required.` });
+  }
+  if (!reaches(auth.grant, scope, wabaId)) return unsupported(ctx, method, objectId);
+  return { params, token: auth.token, grant: auth.grant };
+}
+
+/**
+ * One page of a Graph edge: `limit` (default 25, at most 100) and base64 offset cursors, with a `next`
+ * link that carries the access token in its URL like Meta's (well-behaved clients page by cursor).
+ */
+export function paged<T>(request: Request, params: Params, token: string, items: readonly T[]): { data: T[]; paging?: Record<string, unknown> } {
+  const limit = Math.max(1, Math.min(100, Number(params.limit) || 25));
+  const start = params.after ? Number(atob(params.after)) || 0 : 0;
+  const data = items.slice(start, start + limit);
+  if (data.length === 0) return { data };
+  const cursors = { before: btoa(String(start)), after: btoa(String(start + data.length)) };
+  const paging: Record<string, unknown> = { cursors };
+  if (start + limit < items.length) {
+    const next = new URL(request.url);
+    next.searchParams.set("after", cursors.after);
+    next.searchParams.set("access_token", token);
+    paging.next = next.toString();
+  }
+  return { data, paging };
 }
 
 /** `fields=a,b{c,d},e` → top-level names (`["a", "b", "e"]`); nested selections are answered in full. */

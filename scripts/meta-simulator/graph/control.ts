@@ -9,6 +9,12 @@
  *   minted directly (e.g. the system-user token of a manual WhatsApp connection);
  * - `POST /__simulator/tokens/:token/expire` and `…/revoke` (`{ subcode? }`, default 458: app removed);
  * - `POST /__simulator/faults` {@link FaultInput}; `DELETE /__simulator/faults` clears them;
+ * - `POST /__simulator/send-faults` {@link SendFaultInput}: the next N sends fail (Meta error or network);
+ * - `POST /__simulator/outage` `{ mode: "refused" | "unavailable" | null }`: Meta down, and back;
+ * - `PUT /__simulator/sending` {@link SendingInput}: status webhook delays, WhatsApp pair rate limit;
+ * - `POST /__simulator/statuses/flush` `{ all? }` → `{ emitted }`: status webhooks due now (or all) go out;
+ * - `POST /__simulator/media` {@link InboundMediaInput} → `{ id, url }`: a customer's media to fetch;
+ * - `POST /__simulator/templates` {@link TemplateInput}: one more template in a WABA;
  * - `GET /__simulator/state`; `POST /__simulator/reset`.
  *
  * Errors of this API are `400 {"error": "…"}` / `404`, not Meta-shaped.
@@ -32,7 +38,10 @@ import {
   snapshot,
   type CodeRecord,
   type GraphState,
+  type MediaRecord,
+  type TemplateRecord,
 } from "./state.ts";
+import { addMediaRecord, mediaUrl } from "./messages.ts";
 
 const Ids = z.array(z.string().regex(/^\d{1,20}$/));
 
@@ -93,8 +102,51 @@ export const FaultInput = z.strictObject({
   message: z.string().optional(),
   /** How many matching calls fail (default 1). */
   times: z.number().int().positive().default(1),
+  /** Drop the connection instead of answering (the caller's fetch rejects); code/status are then unused. */
+  network: z.boolean().default(false),
 });
 export type FaultInput = z.input<typeof FaultInput>;
+
+/** A fault on the send endpoints (`…/messages`), WhatsApp, Messenger and Instagram alike. */
+export const SendFaultInput = FaultInput.omit({ pathPattern: true, method: true }).extend({ code: z.number().int().default(0) });
+export type SendFaultInput = z.input<typeof SendFaultInput>;
+
+export const SendingInput = z.strictObject({
+  statusDelays: z
+    .strictObject({
+      sent: z.number().int().nonnegative().optional(),
+      delivered: z.number().int().nonnegative().nullable().optional(),
+      read: z.number().int().nonnegative().nullable().optional(),
+    })
+    .optional(),
+  pairRateLimit: z.boolean().optional(),
+});
+export type SendingInput = z.input<typeof SendingInput>;
+
+export const OutageInput = z.strictObject({ mode: z.enum(["refused", "unavailable"]).nullable() });
+
+export const InboundMediaInput = z.strictObject({
+  product: z.enum(["whatsapp", "messenger", "instagram"]),
+  /** The phone number, Page or Instagram account that received it (default the first demo one). */
+  accountId: z.string().optional(),
+  mimeType: z.string().default("image/jpeg"),
+  /** The file, base64 (HTTP) or bytes (in process). */
+  base64: z.string().optional(),
+  bytes: z.instanceof(Uint8Array).optional(),
+  filename: z.string().optional(),
+});
+export type InboundMediaInput = z.input<typeof InboundMediaInput>;
+
+export const TemplateInput = z.strictObject({
+  wabaId: z.string(),
+  name: z.string().regex(/^[a-z0-9_]{1,512}$/),
+  language: z.string(),
+  status: z.enum(["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"]).default("APPROVED"),
+  category: z.enum(["MARKETING", "UTILITY", "AUTHENTICATION"]).default("UTILITY"),
+  /** Meta's shape; default one body without parameters. */
+  components: z.array(z.record(z.string(), z.unknown())).optional(),
+});
+export type TemplateInput = z.input<typeof TemplateInput>;
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
 const bad = (error: string): { ok: false; error: string } => ({ ok: false, error });
@@ -201,6 +253,7 @@ export function addFault(ctx: SimContext, raw: unknown): Outcome<null> {
   }
   ctx.state.faults.push({
     method: input.method ?? null,
+    network: input.network,
     pathPattern: input.pathPattern,
     regex,
     code: input.code,
@@ -210,6 +263,48 @@ export function addFault(ctx: SimContext, raw: unknown): Outcome<null> {
     remaining: input.times,
   });
   return { ok: true, value: null };
+}
+
+export function failSends(ctx: SimContext, raw: unknown): Outcome<null> {
+  const parsed = SendFaultInput.safeParse(raw ?? {});
+  if (!parsed.success) return bad(z.prettifyError(parsed.error));
+  return addFault(ctx, { ...parsed.data, method: "POST", pathPattern: "/messages$" });
+}
+
+export function configureSending(ctx: SimContext, raw: unknown): Outcome<null> {
+  const parsed = SendingInput.safeParse(raw ?? {});
+  if (!parsed.success) return bad(z.prettifyError(parsed.error));
+  const { statusDelays, pairRateLimit } = parsed.data;
+  if (statusDelays) ctx.state.statusDelays = { ...ctx.state.statusDelays, ...statusDelays };
+  if (pairRateLimit !== undefined) ctx.state.pairRateLimit = pairRateLimit;
+  return { ok: true, value: null };
+}
+
+export function addInboundMedia(ctx: SimContext, raw: unknown): Outcome<{ product: MediaRecord["product"]; id: string }> {
+  const parsed = InboundMediaInput.safeParse(raw);
+  if (!parsed.success) return bad(z.prettifyError(parsed.error));
+  const input = parsed.data;
+  const { state } = ctx;
+  const owners = { whatsapp: state.phoneNumbers, messenger: state.pages, instagram: state.instagramAccounts }[input.product];
+  const ownerId = input.accountId ?? [...owners.keys()][0] ?? "";
+  if (!owners.has(ownerId)) return bad(`unknown ${input.product} account ${ownerId}`);
+  const bytes = input.bytes ?? Uint8Array.from(atob(input.base64 ?? ""), (c) => c.charCodeAt(0));
+  const id = addMediaRecord(ctx, { product: input.product, ownerId, mimeType: input.mimeType, bytes, filename: input.filename ?? null });
+  return { ok: true, value: { product: input.product, id } };
+}
+
+export function addTemplate(ctx: SimContext, raw: unknown): Outcome<TemplateRecord> {
+  const parsed = TemplateInput.safeParse(raw);
+  if (!parsed.success) return bad(z.prettifyError(parsed.error));
+  const input = parsed.data;
+  if (!ctx.state.wabas.has(input.wabaId)) return bad(`unknown WABA ${input.wabaId}`);
+  const template: TemplateRecord = {
+    ...input,
+    id: `${input.wabaId.slice(-6)}${String(ctx.state.templates.length + 1).padStart(9, "0")}`,
+    components: input.components ?? [{ type: "BODY", text: `Template ${input.name}` }],
+  };
+  ctx.state.templates.push(template);
+  return { ok: true, value: template };
 }
 
 /** The token (only it) expires now; calls with it get 190/463. */
@@ -230,7 +325,12 @@ export function revokeToken(ctx: SimContext, value: string, subcode = 458): bool
   return true;
 }
 
-export function controlRoutes(ctx: SimContext, state: GraphState): Hono {
+/** What the simulator object adds to the control API: the webhook sink lives there, not in the state. */
+export type ControlHooks = {
+  flushStatuses(options: { all?: boolean }): Promise<number>;
+};
+
+export function controlRoutes(ctx: SimContext, state: GraphState, hooks: ControlHooks): Hono {
   const control = new Hono();
   const answer = <T>(outcome: Outcome<T>, status: 200 | 201 = 201) =>
     outcome.ok ? Response.json(outcome.value ?? { ok: true }, { status }) : Response.json({ error: outcome.error }, { status: 400 });
@@ -259,6 +359,26 @@ export function controlRoutes(ctx: SimContext, state: GraphState): Hono {
     state.faults.length = 0;
     return Response.json({ ok: true });
   });
+  control.post("/send-faults", async (c) => answer(failSends(ctx, await body(c.req.raw))));
+  control.put("/sending", async (c) => answer(configureSending(ctx, await body(c.req.raw)), 200));
+  control.post("/outage", async (c) => {
+    const input = OutageInput.safeParse(await body(c.req.raw));
+    if (!input.success) return Response.json({ error: z.prettifyError(input.error) }, { status: 400 });
+    state.outage = input.data.mode;
+    return Response.json({ ok: true });
+  });
+  control.post("/statuses/flush", async (c) => {
+    const input = z.object({ all: z.boolean().optional() }).safeParse(await body(c.req.raw));
+    if (!input.success) return Response.json({ error: z.prettifyError(input.error) }, { status: 400 });
+    return Response.json({ emitted: await hooks.flushStatuses(input.data) });
+  });
+  control.post("/media", async (c) => {
+    const outcome = addInboundMedia(ctx, await body(c.req.raw));
+    if (!outcome.ok) return answer(outcome);
+    const { product, id } = outcome.value;
+    return Response.json({ id, url: await mediaUrl(ctx, new URL(c.req.url).origin, product, id) }, { status: 201 });
+  });
+  control.post("/templates", async (c) => answer(addTemplate(ctx, await body(c.req.raw))));
   control.get("/state", () => Response.json(snapshot(state, ctx.now())));
   control.post("/reset", () => {
     resetState(state);

@@ -18,6 +18,24 @@ export type GraphErrorSpec = {
   type?: string;
   userTitle?: string;
   userMessage?: string;
+  /** WhatsApp's `error_data.details`; defaults to the catalogue's for WhatsApp codes. */
+  details?: string;
+};
+
+/** WhatsApp send errors (SPEC §5.5): Meta's title (the message reads "(#code) title") and `error_data.details`. */
+export const WHATSAPP_ERRORS: Record<number, { title: string; details: string }> = {
+  130429: { title: "Rate limit hit", details: "Cloud API message throughput has been reached." },
+  131000: { title: "Something went wrong", details: "Message failed to send due to an unknown error." },
+  131009: { title: "Parameter value is not valid", details: "One or more parameter values are invalid." },
+  131026: { title: "Message undeliverable", details: "Unable to deliver message. Reasons can include: the recipient phone number is not a WhatsApp phone number; the recipient has not accepted the new Terms of Service; the recipient is using an old WhatsApp version." },
+  131047: { title: "Re-engagement message", details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number." },
+  131053: { title: "Media upload error", details: "Unable to upload the media used in the message." },
+  131056: { title: "(Business Account, Consumer Account) pair rate limit hit", details: "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time." },
+  131057: { title: "Account in maintenance mode", details: "Business Account is in maintenance mode. Throughput is being upgraded." },
+  132000: { title: "Number of parameters does not match the expected number of params", details: "The number of variable parameter values does not match the number of variables in the template." },
+  132001: { title: "Template does not exist", details: "The template does not exist in the specified language or the template has not been approved." },
+  132015: { title: "Template is Paused", details: "Template is paused due to low quality so it cannot be sent in a template message." },
+  132016: { title: "Template is Disabled", details: "Template has been paused too many times due to low quality and is now permanently disabled." },
 };
 
 /** Codes Meta answers with usage headers (app, user, page, BUC and WhatsApp throughput limits). */
@@ -100,12 +118,25 @@ export type ErrorContext = { appId: string; businessId: string; expiredAt?: Date
 
 /** Meta's error body for a spec. */
 export type GraphErrorBody = {
-  error: { message: string; type: string; code: number; error_subcode?: number; error_user_title?: string; error_user_msg?: string; fbtrace_id: string };
+  error: {
+    message: string;
+    type: string;
+    code: number;
+    error_subcode?: number;
+    error_user_title?: string;
+    error_user_msg?: string;
+    error_data?: { messaging_product: "whatsapp"; details: string };
+    fbtrace_id: string;
+  };
 };
 
 export function graphErrorBody(spec: GraphErrorSpec, context: ErrorContext): GraphErrorBody {
+  const whatsapp = WHATSAPP_ERRORS[spec.code];
   const message =
-    spec.message ?? (spec.code === 190 ? tokenMessage(spec.subcode, context.appId, context.expiredAt, context.now) : MESSAGES[spec.code]) ?? `(#${spec.code}) Error`;
+    spec.message ??
+    (spec.code === 190 ? tokenMessage(spec.subcode, context.appId, context.expiredAt, context.now) : MESSAGES[spec.code]) ??
+    (whatsapp ? `(#${spec.code}) ${whatsapp.title}` : `(#${spec.code}) Error`);
+  const details = spec.details ?? whatsapp?.details;
   return {
     error: {
       message,
@@ -114,6 +145,7 @@ export function graphErrorBody(spec: GraphErrorSpec, context: ErrorContext): Gra
       ...(spec.subcode != null ? { error_subcode: spec.subcode } : {}),
       ...(spec.userTitle ? { error_user_title: spec.userTitle } : {}),
       ...(spec.userMessage ? { error_user_msg: spec.userMessage } : {}),
+      ...(details ? { error_data: { messaging_product: "whatsapp", details } } : {}),
       fbtrace_id: randomString(23),
     },
   };

@@ -11,6 +11,7 @@ import {
   checkProof,
   errorBody,
   fail,
+  paged,
   pick,
   presentedToken,
   readParams,
@@ -18,6 +19,7 @@ import {
   success,
   topLevelFields,
   unsupported,
+  whatsappAccess,
   type SimContext,
 } from "./context.ts";
 import {
@@ -60,8 +62,6 @@ export const PAGE_FIELDS = [
   "standby",
   "feed",
 ];
-
-const PAGES_LIMIT = 25;
 
 export function facebookRoutes(ctx: SimContext): Hono {
   const { state } = ctx;
@@ -196,10 +196,8 @@ export function facebookRoutes(ctx: SimContext): Hono {
     if (!hasScope(grant, "pages_show_list")) return fail(ctx, { code: 10, message: "(#10) This endpoint requires the 'pages_show_list' permission" });
     const pages = [...state.pages.values()].filter((p) => reaches(grant, "pages_show_list", p.id));
     const fields = topLevelFields(params.fields, ["access_token", "category", "name", "id", "tasks"]);
-    const limit = Math.max(1, Math.min(100, Number(params.limit) || PAGES_LIMIT));
-    const start = params.after ? Number(atob(params.after)) : 0;
-    const slice = pages.slice(start, start + limit);
-    const data = slice.map((page) => {
+    const body = paged(request, params, token.value, pages);
+    const data = body.data.map((page) => {
       const ig = page.instagramAccountId ? state.instagramAccounts.get(page.instagramAccountId) : undefined;
       const canSeeInstagram = grant.scopes.some((s) => s.startsWith("instagram_"));
       return pick(
@@ -214,20 +212,7 @@ export function facebookRoutes(ctx: SimContext): Hono {
         fields,
       );
     });
-    const body: Record<string, unknown> = { data };
-    if (slice.length > 0) {
-      const cursors = { before: btoa(String(start)), after: btoa(String(start + slice.length)) };
-      const paging: Record<string, unknown> = { cursors };
-      if (start + limit < pages.length) {
-        // Meta's `next` links carry the access token in the URL; well-behaved clients page with the cursor.
-        const next = new URL(request.url);
-        next.searchParams.set("after", cursors.after);
-        next.searchParams.set("access_token", token.value);
-        paging.next = next.toString();
-      }
-      body.paging = paging;
-    }
-    return graphJson(body);
+    return graphJson({ ...body, data });
   });
 
   fb.delete("/me/permissions", async (c) => {
@@ -242,7 +227,7 @@ export function facebookRoutes(ctx: SimContext): Hono {
   // ---- WhatsApp Business Accounts, phone numbers, Pages --------------------------------------------------
   fb.get("/:id/phone_numbers", async (c) => {
     const id = c.req.param("id");
-    const access = await whatsappAccess(c.req.raw, id, "GET");
+    const access = await whatsappAccess(ctx, c.req.raw, id, "GET");
     if (access instanceof Response) return access;
     const phones = [...state.phoneNumbers.values()].filter((p) => p.wabaId === id).map(phoneNode);
     return graphJson({ data: phones, paging: { cursors: { before: btoa("0"), after: btoa(String(phones.length)) } } });
@@ -252,7 +237,7 @@ export function facebookRoutes(ctx: SimContext): Hono {
     const id = c.req.param("id");
     const method = c.req.method;
     if (state.wabas.has(id)) {
-      const access = await whatsappAccess(c.req.raw, id, method);
+      const access = await whatsappAccess(ctx, c.req.raw, id, method);
       if (access instanceof Response) return access;
       const subscriptions = state.subscriptions.whatsapp;
       if (method === "GET") {
@@ -277,7 +262,7 @@ export function facebookRoutes(ctx: SimContext): Hono {
     const id = c.req.param("id");
     const phone = state.phoneNumbers.get(id);
     if (!phone) return unsupported(ctx, "POST", id);
-    const access = await whatsappAccess(c.req.raw, phone.wabaId, "POST", id);
+    const access = await whatsappAccess(ctx, c.req.raw, phone.wabaId, "POST", id);
     if (access instanceof Response) return access;
     const { params } = access;
     if (params.messaging_product !== "whatsapp") return fail(ctx, { code: 100, message: "(#100) The parameter messaging_product is required." });
@@ -294,14 +279,14 @@ export function facebookRoutes(ctx: SimContext): Hono {
     const request = c.req.raw;
     const waba = state.wabas.get(id);
     if (waba) {
-      const access = await whatsappAccess(request, id, "GET");
+      const access = await whatsappAccess(ctx, request, id, "GET");
       if (access instanceof Response) return access;
       const record = { id: waba.id, name: waba.name, currency: waba.currency, timezone_id: waba.timezoneId, message_template_namespace: `ns_${waba.id}` };
       return graphJson(pick(record, topLevelFields(access.params.fields, ["id", "name", "currency", "timezone_id", "message_template_namespace"])));
     }
     const phone = state.phoneNumbers.get(id);
     if (phone) {
-      const access = await whatsappAccess(request, phone.wabaId, "GET", id);
+      const access = await whatsappAccess(ctx, request, phone.wabaId, "GET", id);
       if (access instanceof Response) return access;
       const node = phoneNode(phone);
       return graphJson(pick(node, topLevelFields(access.params.fields, Object.keys(node))));
@@ -348,19 +333,6 @@ export function facebookRoutes(ctx: SimContext): Hono {
     const token = addToken(state, grant, { host: "facebook", type: "PAGE", issuedAt: now, lifetime, longLived: user.longLived, pageId });
     state.pageTokens.set(key, token.value);
     return token;
-  }
-
-  /** A WhatsApp management call on a WABA (or one of its numbers): token, proof, scope, then the target. */
-  async function whatsappAccess(request: Request, wabaId: string, method: string, objectId = wabaId) {
-    const params = await readParams(request);
-    const auth = await authenticate(ctx, request, params, "facebook");
-    if (!auth.ok) return auth.response;
-    if (auth.token.type === "PAGE") return unsupported(ctx, method, objectId);
-    if (!hasScope(auth.grant, "whatsapp_business_management")) {
-      return fail(ctx, { code: 200, message: "(#200) Permissions error", userTitle: "Missing permission", userMessage: "whatsapp_business_management is required." });
-    }
-    if (!reaches(auth.grant, "whatsapp_business_management", wabaId)) return unsupported(ctx, method, objectId);
-    return { params, token: auth.token, grant: auth.grant };
   }
 
   async function pageSubscription(request: Request, pageId: string, method: string): Promise<Response> {

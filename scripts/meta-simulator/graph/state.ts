@@ -107,6 +107,8 @@ export type CodeRecord = {
 
 export type Fault = {
   method: string | null;
+  /** Fail as a dropped connection (the caller's fetch rejects) instead of answering. */
+  network: boolean;
   pathPattern: string;
   regex: RegExp;
   code: number;
@@ -115,6 +117,51 @@ export type Fault = {
   message: string | null;
   remaining: number;
 };
+
+/** An uploaded (or, via the control API, inbound) file: WhatsApp media ids, Messenger/Instagram attachment ids. */
+export type MediaRecord = {
+  id: string;
+  product: "whatsapp" | "messenger" | "instagram";
+  /** The phone number, Page or Instagram account it belongs to. */
+  ownerId: string;
+  mimeType: string;
+  bytes: Uint8Array;
+  filename: string | null;
+  createdAt: number;
+};
+
+/** A message template of a WABA, one record per language as Meta lists them. */
+export type TemplateRecord = {
+  id: string;
+  wabaId: string;
+  name: string;
+  language: string;
+  status: "APPROVED" | "PENDING" | "REJECTED" | "PAUSED" | "DISABLED";
+  category: "MARKETING" | "UTILITY" | "AUTHENTICATION";
+  components: Record<string, unknown>[];
+};
+
+/** One call to a send endpoint, with the JSON exactly as Meta received it. */
+export type SendRecord = {
+  at: number;
+  product: "whatsapp" | "messenger" | "instagram";
+  host: Host;
+  /** The node in the path: phone number id, Page id, Instagram account id or `me`. */
+  node: string;
+  kind: "message" | "sender_action" | "read";
+  body: unknown;
+  /** The id Meta answered (wamid / mid); null for refused calls, sender actions and read receipts. */
+  externalId: string | null;
+  error: { code: number; subcode: number | null } | null;
+};
+
+/** A status webhook waiting for its time (epoch ms); `body` is the exact JSON Meta would POST. */
+export type ScheduledWebhook = { dueMs: number; seq: number; product: SendRecord["product"]; externalId: string; status: string; body: string };
+
+export type StatusDelays = { sent: number; delivered: number | null; read: number | null };
+
+/** Meta-like pacing: sent at once, delivered within a second or two, read a few seconds later. */
+export const DEFAULT_STATUS_DELAYS: StatusDelays = { sent: 300, delivered: 1_500, read: 6_000 };
 
 export type Revocation = { at: number; userId: string; grantId: string; origin: Grant["origin"]; subcode: number; source: "api" | "simulator"; tokenType: TokenType };
 
@@ -142,6 +189,20 @@ export type GraphState = {
   registrations: Map<string, { pin: string; at: number }>;
   revocations: Revocation[];
   nextSystemUser: number;
+  media: Map<string, MediaRecord>;
+  templates: TemplateRecord[];
+  sends: SendRecord[];
+  scheduled: ScheduledWebhook[];
+  nextScheduled: number;
+  /** Meta down: connections refused, or 503 pages without a Graph body. */
+  outage: "refused" | "unavailable" | null;
+  /** WhatsApp's pair rate limit (one message per 6 s to the same user → 131056). */
+  pairRateLimit: boolean;
+  /** `${phone number id}:${recipient}` → epoch ms of the last accepted message. */
+  lastPairSend: Map<string, number>;
+  statusDelays: StatusDelays;
+  /** What a reset goes back to (the simulator's options). */
+  sendingDefaults: { statusDelays: StatusDelays; pairRateLimit: boolean };
 };
 
 export type SimulatorOptions = {
@@ -154,6 +215,14 @@ export type SimulatorOptions = {
   requireAppsecretProof?: boolean;
   /** Clock in epoch milliseconds (default Date.now). */
   now?: () => number;
+  /** Delays (ms after the send) of the status webhooks; null = that status never comes. */
+  statusDelays?: Partial<StatusDelays>;
+  /** Enforce WhatsApp's pair rate limit (default off). */
+  pairRateLimit?: boolean;
+  /** Where the simulator is served, for the media URLs the in-process operations hand out (default http://graph.simulator, the tests'). */
+  origin?: string;
+  /** Receives each status webhook body (exact JSON, unsigned) when it is due: see GraphSimulator.flushStatuses. */
+  webhookSink?: (body: string) => Promise<void>;
 };
 
 type SeedChannel = { kind: string; externalId: string; wabaId?: string | null; name?: string | null; handle?: string | null; pageId?: string | null };
@@ -181,6 +250,16 @@ export function createState(options: SimulatorOptions): GraphState {
     registrations: new Map(),
     revocations: [],
     nextSystemUser: 1,
+    media: new Map(),
+    templates: [],
+    sends: [],
+    scheduled: [],
+    nextScheduled: 1,
+    outage: null,
+    pairRateLimit: options.pairRateLimit ?? false,
+    lastPairSend: new Map(),
+    statusDelays: { ...DEFAULT_STATUS_DELAYS, ...options.statusDelays },
+    sendingDefaults: { statusDelays: { ...DEFAULT_STATUS_DELAYS, ...options.statusDelays }, pairRateLimit: options.pairRateLimit ?? false },
   };
   seed(state);
   return state;
@@ -198,6 +277,14 @@ export function resetState(state: GraphState): void {
   state.faults.length = 0;
   state.revocations.length = 0;
   state.nextSystemUser = 1;
+  state.media.clear();
+  state.sends.length = 0;
+  state.scheduled.length = 0;
+  state.nextScheduled = 1;
+  state.outage = null;
+  state.lastPairSend.clear();
+  state.statusDelays = { ...state.sendingDefaults.statusDelays };
+  state.pairRateLimit = state.sendingDefaults.pairRateLimit;
   seed(state);
 }
 
@@ -234,6 +321,39 @@ function seed(state: GraphState): void {
     const page = pageId ? state.pages.get(pageId) : undefined;
     if (page) page.instagramAccountId = channel.externalId;
   }
+  state.templates.length = 0;
+  for (const wabaId of state.wabas.keys()) state.templates.push(...seedTemplates(wabaId));
+}
+
+/** A few templates per WABA, as a real account has them: approved in several languages, paused, rejected. */
+function seedTemplates(wabaId: string): TemplateRecord[] {
+  let n = 0;
+  const template = (name: string, language: string, status: TemplateRecord["status"], category: TemplateRecord["category"], components: Record<string, unknown>[]): TemplateRecord => ({
+    id: `${wabaId.slice(-6)}${String(++n).padStart(9, "0")}`,
+    wabaId,
+    name,
+    language,
+    status,
+    category,
+    components,
+  });
+  const body = (text: string) => ({ type: "BODY", text });
+  return [
+    template("hello_world", "en_US", "APPROVED", "UTILITY", [
+      { type: "HEADER", format: "TEXT", text: "Hello World" },
+      body("Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message notification from the Cloud API."),
+      { type: "FOOTER", text: "WhatsApp Business Platform sample message" },
+    ]),
+    template("order_update", "en_US", "APPROVED", "UTILITY", [body("Hi {{1}}, your order {{2}} has shipped."), { type: "BUTTONS", buttons: [{ type: "QUICK_REPLY", text: "Track it" }] }]),
+    template("order_update", "es", "APPROVED", "UTILITY", [body("Hola {{1}}, tu pedido {{2}} ha sido enviado."), { type: "BUTTONS", buttons: [{ type: "QUICK_REPLY", text: "Seguirlo" }] }]),
+    template("order_update", "pt_BR", "APPROVED", "UTILITY", [body("Olá {{1}}, seu pedido {{2}} foi enviado."), { type: "BUTTONS", buttons: [{ type: "QUICK_REPLY", text: "Rastrear" }] }]),
+    template("we_miss_you", "en_US", "APPROVED", "MARKETING", [
+      { type: "HEADER", format: "IMAGE", example: { header_handle: ["4::aW1hZ2UvanBlZw==:ARb"] } },
+      body("We miss you, {{1}}! Here is 10% off your next order."),
+    ]),
+    template("spring_sale", "en_US", "PAUSED", "MARKETING", [body("Spring sale: {{1}} off everything this week!")]),
+    template("account_alert", "en_US", "REJECTED", "UTILITY", [body("Your account {{1}} needs attention.")]),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -363,7 +483,14 @@ export function snapshot(state: GraphState, now: number) {
       return { ...t, scopes: grant?.scopes ?? [], valid: isValid(t), revoked: Boolean(grant?.revoked) };
     }),
     codes: [...state.codes.values()].map((c) => ({ code: c.code, kind: c.kind, expiresAt: c.expiresAt, used: c.usedAt !== null })),
-    faults: state.faults.map((f) => ({ method: f.method, pathPattern: f.pathPattern, code: f.code, subcode: f.subcode, remaining: f.remaining })),
+    faults: state.faults.map((f) => ({ method: f.method, pathPattern: f.pathPattern, code: f.code, subcode: f.subcode, network: f.network, remaining: f.remaining })),
+    sends: [...state.sends],
+    media: [...state.media.values()].map((m) => ({ id: m.id, product: m.product, ownerId: m.ownerId, mimeType: m.mimeType, size: m.bytes.byteLength, filename: m.filename })),
+    templates: [...state.templates],
+    scheduledWebhooks: state.scheduled.map(({ dueMs, product, externalId, status }) => ({ dueMs, product, externalId, status })),
+    outage: state.outage,
+    pairRateLimit: state.pairRateLimit,
+    statusDelays: { ...state.statusDelays },
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
-import type { ConversationStatus, ConversationSummary } from "../api/contract.ts";
+import type { ConversationStatus, ConversationSummary } from "../api/types.ts";
 import type { components } from "../api/openapi.gen.ts";
 import { canManage, me } from "../state/session.ts";
 import { applySummary } from "../state/inbox.ts";
@@ -17,8 +17,10 @@ import { WindowChip } from "./window-state.tsx";
 type Member = components["schemas"]["Member"];
 const STATUSES: ConversationStatus[] = ["open", "pending", "snoozed", "resolved"];
 
-export function ContactPanel(props: { workspaceId: string; conversation: ConversationSummary; contactNotes: string | null | undefined }) {
-  const { workspaceId, conversation: c, contactNotes } = props;
+export function ContactPanel(props: { workspaceId: string; conversation: ConversationSummary }) {
+  const { workspaceId, conversation: c } = props;
+  /** undefined until the contact's profile has loaded (then editable by admins). */
+  const [contactNotes, setContactNotes] = useState<string | null | undefined>(undefined);
   const [members, setMembers] = useState<Member[]>([]);
   const [run, busy, error] = useAction();
   const [labels, setLabels] = useState((c.labels ?? []).join(", "));
@@ -31,8 +33,16 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
   useEffect(() => {
     setLabels((c.labels ?? []).join(", "));
   }, [c.id]);
-  useEffect(() => setNotes(contactNotes ?? ""), [c.id, contactNotes]);
-  const patch = (body: { status?: ConversationStatus; snoozedUntil?: number | null; assigneeId?: string | null; labels?: string[] }) =>
+  useEffect(() => {
+    setContactNotes(undefined);
+    ok(api.GET("/workspaces/{workspaceId}/contacts/{id}", { params: { path: { workspaceId, id: c.contact.id } } }))
+      .then((contact) => {
+        setContactNotes(contact.notes);
+        setNotes(contact.notes ?? "");
+      })
+      .catch(() => setContactNotes(undefined));
+  }, [c.contact.id]);
+  const patch = (body: { status?: ConversationStatus; snoozedUntil?: number; assigneeId?: string | null; labels?: string[] }) =>
     void run(async () => {
       const summary = await ok(api.PATCH("/workspaces/{workspaceId}/conversations/{id}", { params: { path: { workspaceId, id: c.id } }, body }));
       setSummary(c.id, summary);

@@ -5,7 +5,7 @@
  * row that scrolling may remove.
  */
 import { useRef, useState } from "preact/hooks";
-import type { ConversationSummary } from "../api/contract.ts";
+import type { ConversationSummary } from "../api/types.ts";
 import { formatListTime } from "../format.ts";
 import { navigate } from "../router.ts";
 import { useVirtualizer } from "../ui/virtual.ts";

@@ -6,7 +6,7 @@
  */
 import { effect, untracked } from "@preact/signals";
 import { useEffect, useState } from "preact/hooks";
-import type { ConversationSummary, Message, Note } from "../api/contract.ts";
+import type { ConversationSummary, Message, Note } from "../api/types.ts";
 import { conversations, filters, listState, loadConversations, refreshConversation } from "../state/inbox.ts";
 import { connectLive } from "../state/live.ts";
 import { me } from "../state/session.ts";
@@ -121,7 +121,7 @@ export function Inbox(props: { workspaceId: string; conversationId: string | nul
       </section>
       {open?.summary && (
         <Boundary what="contact panel">
-          <ContactPanel workspaceId={workspaceId} conversation={open.summary} contactNotes={open.contactNotes} />
+          <ContactPanel workspaceId={workspaceId} conversation={open.summary} />
         </Boundary>
       )}
     </div>

@@ -3,7 +3,7 @@
  * A conversation's messaging window as a short label: open until, closing soon, or closed (with the
  * HUMAN_AGENT extension where Instagram and Messenger allow it).
  */
-import type { Window } from "../api/contract.ts";
+import type { SendWindow as Window } from "../api/types.ts";
 import { formatDuration } from "../format.ts";
 
 const SOON_MS = 2 * 3600_000;

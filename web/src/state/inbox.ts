@@ -5,7 +5,7 @@
  */
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
-import type { ConversationSummary } from "../api/contract.ts";
+import type { ConversationSummary } from "../api/types.ts";
 
 export type { ConversationSummary };
 export type Filters = { status: string; channelId: string; assignee: string; unread: boolean; label: string };

@@ -4,30 +4,36 @@
  * its refusal, in words) replaces it. A retry reuses the key, so the server never sends it twice.
  */
 import { api, ApiError, ok } from "../api/client.ts";
-import type { Message, SendBody } from "../api/contract.ts";
+import type { Message, SendBody } from "../api/types.ts";
 import { messageOf } from "../ui/form.tsx";
 import { upsertMessage } from "./thread.ts";
 
 const bodies = new Map<string, SendBody>();
 
+const previewOf = (body: SendBody) =>
+  body.kind === "text" ? body.text : body.kind === "media" ? body.caption ?? null : body.kind === "template" ? `Template “${body.name}”` : null;
+
 function pendingMessage(body: SendBody): Message {
   const now = Date.now();
-  const type = body.kind === "media" ? body.media!.type : "text";
+  const type = body.kind === "media" ? body.mediaType : body.kind === "template" ? "template" : "text";
+  const externalId = `local:${body.idempotencyKey}`;
   return {
     seq: Number.MAX_SAFE_INTEGER,
-    externalId: `local:${body.idempotencyKey}`,
-    clientKey: body.idempotencyKey,
+    rev: 0,
+    externalId,
+    idempotencyKey: body.idempotencyKey,
+    sentBy: null,
     direction: "out",
     type,
     timestamp: now,
     arrivedAt: now,
-    text: body.text ?? body.media?.caption ?? (body.template ? `Template “${body.template.name}”` : null),
+    text: previewOf(body),
     content: {
-      externalId: `local:${body.idempotencyKey}`,
+      externalId,
       direction: "out",
       type,
       timestamp: now,
-      text: body.text ?? body.media?.caption ?? null,
+      text: previewOf(body),
       media: null,
       attachments: [],
       location: null,
@@ -59,22 +65,25 @@ export async function send(workspaceId: string, conversationId: string, body: Se
     const { message } = await ok(
       api.POST("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id: conversationId } }, body }),
     );
-    if (body.kind !== "reaction") upsertMessage(conversationId, { ...message, clientKey: body.idempotencyKey });
+    upsertMessage(conversationId, message as Message);
     return null;
   } catch (error) {
     const code = error instanceof ApiError ? error.code : "network";
     if (body.kind !== "reaction") {
-      upsertMessage(conversationId, { ...local, status: "failed", error: { code, title: null, message: messageOf(error), details: null } });
+      upsertMessage(conversationId, { ...local, status: "failed", error: { code: 0, title: refusalTitle(code), details: messageOf(error) } });
     }
     return code;
   }
 }
 
-export function retry(workspaceId: string, conversationId: string, clientKey: string) {
-  const body = bodies.get(clientKey);
+export function retry(workspaceId: string, conversationId: string, key: string) {
+  const body = bodies.get(key);
   return body ? send(workspaceId, conversationId, body) : Promise.resolve(null);
 }
 
-export const canRetry = (clientKey: string | null | undefined) => !!clientKey && bodies.has(clientKey);
+export const canRetry = (key: string | null | undefined) => !!key && bodies.has(key);
+
+/** Refusals before Meta is called carry the API's code, not Meta's: named so failureText can advise. */
+const refusalTitle = (code: string) => code;
 
 export const newKey = () => crypto.randomUUID();

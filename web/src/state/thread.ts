@@ -7,14 +7,12 @@
  */
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
-import type { ConversationSummary, Message, Note } from "../api/contract.ts";
+import type { ConversationSummary, Message, Note } from "../api/types.ts";
 
 export type { Message, Note };
 export type ThreadState = {
   conversationId: string;
   summary: ConversationSummary | null;
-  /** The contact's notes from the detail; undefined until it has loaded. */
-  contactNotes: string | null | undefined;
   messages: Message[];
   notes: Note[];
   olderCursor: string | null;
@@ -29,7 +27,7 @@ const PAGE = 50;
 
 const order = (a: Message, b: Message) => a.timestamp - b.timestamp || a.seq - b.seq;
 const sameMessage = (a: Message, b: Message) =>
-  a.externalId === b.externalId || (!!a.clientKey && a.clientKey === b.clientKey);
+  a.externalId === b.externalId || (!!a.idempotencyKey && a.idempotencyKey === b.idempotencyKey);
 
 export function mergeMessages(current: Message[], incoming: Message[]): Message[] {
   const result = current.filter((m) => !incoming.some((n) => sameMessage(m, n)));
@@ -46,12 +44,12 @@ const path = (workspaceId: string, id: string) => ({ params: { path: { workspace
 
 /**
  * Shows the conversation at once from its list entry (when it has one) while the newest page of
- * messages loads; the full detail (with the contact's notes) follows without holding anything up.
+ * messages loads; the fresh detail (send window, workflow) follows without holding anything up.
  */
 export async function openThread(workspaceId: string, id: string, listed: ConversationSummary | undefined): Promise<void> {
-  thread.value = { conversationId: id, summary: listed ?? null, contactNotes: undefined, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
+  thread.value = { conversationId: id, summary: listed ?? null, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
   const detail = ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).then((d) => {
-    update(id, () => ({ summary: d, contactNotes: d.contact.notes }));
+    update(id, () => ({ summary: d }));
     return d;
   });
   try {
@@ -65,7 +63,7 @@ export async function openThread(workspaceId: string, id: string, listed: Conver
   } catch (e) {
     update(id, () => ({ loading: false, error: (e as Error).message }));
   }
-  // Listed conversations are usable without the detail; only the contact's notes wait for it.
+  // A listed conversation stays usable on its list entry if the detail fails.
   await detail.catch(() => undefined);
 }
 

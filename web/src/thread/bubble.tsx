@@ -3,7 +3,7 @@
  * One message in the thread: its content, what it replies to, forwarded marks, reactions, deletion
  * tombstone, time and delivery ticks (failed ones say why and offer a retry).
  */
-import type { Message } from "../api/contract.ts";
+import type { Message } from "../api/types.ts";
 import { formatTime } from "../format.ts";
 import { MessageContentView } from "./content.tsx";
 import { failureText } from "./failure.ts";
@@ -80,7 +80,7 @@ export function Bubble(props: {
       {m.status === "failed" && (
         <div class="failure" role="alert">
           <p>{failureText(m.error)}</p>
-          {canRetry(m.clientKey) && (
+          {canRetry(m.idempotencyKey) && (
             <button type="button" onClick={() => props.onRetry(m)}>
               Retry
             </button>

@@ -6,14 +6,13 @@
  */
 import { useRef, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
-import type { ConversationSummary, Message, SendBody } from "../api/contract.ts";
+import type { ConversationSummary, MediaType, Message, SendDraft } from "../api/types.ts";
 import { formatDuration } from "../format.ts";
 import { newKey, send } from "../state/send.ts";
 import { upsertNote } from "../state/thread.ts";
 import { ErrorLine, messageOf } from "../ui/form.tsx";
 import { TemplatePicker } from "./template-picker.tsx";
 
-type MediaType = NonNullable<SendBody["media"]>["type"];
 const mediaTypeOf = (file: File): MediaType =>
   file.type.startsWith("image/webp") ? "sticker" : file.type.startsWith("image/") ? "image" : file.type.startsWith("video/") ? "video" : file.type.startsWith("audio/") ? "audio" : "document";
 
@@ -33,13 +32,13 @@ export function Composer(props: {
   const file = useRef<HTMLInputElement>(null);
   const w = c.window;
   const isWhatsApp = c.channel.kind === "whatsapp";
-  const mustTemplate = mode === "reply" && !w.freeForm && (isWhatsApp || !w.humanAgent);
+  const mustTemplate = mode === "reply" && !w.freeForm && !w.humanAgent;
   const needsHumanAgent = mode === "reply" && !w.freeForm && !isWhatsApp && w.humanAgent;
   const path = { params: { path: { workspaceId, id: c.id } } };
 
-  const dispatch = async (body: Omit<SendBody, "idempotencyKey">) => {
+  const dispatch = async (body: SendDraft) => {
     setError(null);
-    const full: SendBody = {
+    const full = {
       idempotencyKey: newKey(),
       ...body,
       ...(props.replyTo && body.kind !== "template" ? { replyTo: props.replyTo.externalId } : {}),
@@ -55,7 +54,7 @@ export function Composer(props: {
     if (!value) return;
     if (mode === "note") {
       try {
-        const { note } = await ok(api.POST("/workspaces/{workspaceId}/conversations/{id}/notes", { ...path, body: { text: value } }));
+        const note = await ok(api.POST("/workspaces/{workspaceId}/conversations/{id}/notes", { ...path, body: { text: value } }));
         upsertNote(c.id, note);
         setText("");
       } catch (e) {
@@ -82,9 +81,13 @@ export function Composer(props: {
           },
         }),
       );
+      const mediaType = mediaTypeOf(chosen);
       await dispatch({
         kind: "media",
-        media: { mediaId: answer.mediaId, type: mediaTypeOf(chosen), ...(text.trim() ? { caption: text.trim() } : {}), ...(mediaTypeOf(chosen) === "document" ? { filename: chosen.name } : {}) },
+        mediaId: answer.mediaId,
+        mediaType,
+        ...(text.trim() ? { caption: text.trim() } : {}),
+        ...(mediaType === "document" ? { filename: chosen.name } : {}),
       });
       setText("");
     } catch (e) {
@@ -196,7 +199,7 @@ export function Composer(props: {
           onClose={() => setPicker(false)}
           onSend={(template) => {
             setPicker(false);
-            void dispatch({ kind: "template", template });
+            void dispatch({ kind: "template", ...template });
           }}
         />
       )}

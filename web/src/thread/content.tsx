@@ -5,7 +5,7 @@
  * shares, story mentions and replies, and what could not be shown. Media is loaded through our own
  * API (never from Meta's CDN directly), so the browser makes no third-party request.
  */
-import type { Message } from "../api/contract.ts";
+import type { Message } from "../api/types.ts";
 
 type Content = Message["content"];
 type Media = NonNullable<Content["media"]>;

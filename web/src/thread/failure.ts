@@ -2,6 +2,8 @@
  * @module
  * Meta's send failures in words an agent can act on: what happened, and what to do now.
  */
+import type { MetaError } from "../api/types.ts";
+
 const ADVICE: Record<string, string> = {
   "131047": "More than 24 hours have passed since the customer last wrote. Send an approved template instead.",
   "131026": "WhatsApp could not deliver it: the number may not use WhatsApp, or the customer has not accepted WhatsApp's latest terms.",
@@ -18,11 +20,14 @@ const ADVICE: Record<string, string> = {
   "network": "Your connection dropped before WeChatting confirmed the message. Retry: it will not be sent twice.",
 };
 
-export function failureText(error: { code: number | string; title?: string | null; message?: string | null; details?: string | null } | null): string {
+/**
+ * Advice for Meta's code, or for our API's refusal before Meta was called (code 0, the API's error
+ * code as title); otherwise what the server said.
+ */
+export function failureText(error: MetaError | null): string {
   if (!error) return "Not sent. Retry, or contact support if it keeps failing.";
-  const advice = ADVICE[String(error.code)];
-  const said = error.message ?? error.details ?? error.title;
-  return [advice ?? said ?? "Meta did not accept the message.", advice && said && said !== advice ? `(Meta: ${said}, code ${error.code})` : `(code ${error.code})`]
-    .filter(Boolean)
-    .join(" ");
+  const advice = ADVICE[String(error.code)] ?? ADVICE[error.title ?? ""];
+  const said = error.details ?? error.title;
+  if (!advice) return `${said ?? "Meta did not accept the message."}${error.code ? ` (Meta code ${error.code})` : ""}`;
+  return error.code ? `${advice} (Meta code ${error.code}${said && said !== advice ? `: ${said}` : ""})` : advice;
 }

@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
-import type { Template } from "../api/contract.ts";
+import type { Template, TemplateSend } from "../api/types.ts";
 import { Dialog } from "../ui/dialog.tsx";
 import { ErrorLine, messageOf } from "../ui/form.tsx";
 
@@ -17,7 +17,7 @@ export function TemplatePicker(props: {
   workspaceId: string;
   channelId: string;
   onClose: () => void;
-  onSend: (template: { name: string; language: string; components?: unknown[] }) => void;
+  onSend: (template: TemplateSend) => void;
 }) {
   const [templates, setTemplates] = useState<Template[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -50,7 +50,7 @@ export function TemplatePicker(props: {
             props.onSend({
               name: chosen.name,
               language: chosen.language,
-              ...(parameters.length ? { components: [{ type: "body", parameters }] } : {}),
+              ...(parameters.length ? { components: [{ type: "body" as const, parameters }] } : {}),
             });
           }}
         >

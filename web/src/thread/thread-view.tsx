@@ -5,7 +5,7 @@
  * agent is at the bottom). Scrolling to the top loads older pages.
  */
 import { useRef, useState } from "preact/hooks";
-import type { Message, Note } from "../api/contract.ts";
+import type { Message, Note } from "../api/types.ts";
 import { dayKey, formatDay, formatTime } from "../format.ts";
 import { retry, newKey, send } from "../state/send.ts";
 import { loadOlder, thread } from "../state/thread.ts";
@@ -24,7 +24,7 @@ const REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 function rowsOf(messages: Message[], notes: Note[], firstUnread: string | null): Row[] {
   const items: ({ at: number; message: Message } | { at: number; note: Note })[] = [
     ...messages.map((message) => ({ at: message.timestamp, message })),
-    ...notes.filter((n) => !messages.some((m) => m.externalId === n.id)).map((note) => ({ at: note.createdAt, note })),
+    ...notes.map((note) => ({ at: note.createdAt, note })),
   ].sort((a, b) => a.at - b.at);
   const rows: Row[] = [];
   let day = "";
@@ -35,7 +35,7 @@ function rowsOf(messages: Message[], notes: Note[], firstUnread: string | null):
     }
     if ("message" in item) {
       if (item.message.externalId === firstUnread) rows.push({ key: "new", kind: "new" });
-      rows.push({ key: item.message.clientKey ?? item.message.externalId, kind: "message", message: item.message });
+      rows.push({ key: item.message.idempotencyKey ?? item.message.externalId, kind: "message", message: item.message });
     } else rows.push({ key: `note:${item.note.id}`, kind: "note", note: item.note });
   }
   return rows;
@@ -83,22 +83,16 @@ export function ThreadView(props: { workspaceId: string; onReply: (m: Message) =
                   <p>{row.note.text}</p>
                 </aside>
               )}
-              {row.kind === "message" &&
-                (row.message.type === "note" ? (
-                  <aside class="note" aria-label="Private note">
-                    <p class="meta-line">🔒 Private note · {formatTime(row.message.timestamp)}</p>
-                    <p>{row.message.text}</p>
-                  </aside>
-                ) : (
-                  <Bubble
-                    message={row.message}
-                    quoted={row.message.content.context?.replyTo ? byId.get(row.message.content.context.replyTo) : undefined}
-                    mediaSrc={mediaSrc}
-                    onReply={props.onReply}
-                    onReact={setReacting}
-                    onRetry={(m) => void retry(props.workspaceId, t.conversationId, m.clientKey!)}
-                  />
-                ))}
+              {row.kind === "message" && (
+                <Bubble
+                  message={row.message}
+                  quoted={row.message.content.context?.replyTo ? byId.get(row.message.content.context.replyTo) : undefined}
+                  mediaSrc={mediaSrc}
+                  onReply={props.onReply}
+                  onReact={setReacting}
+                  onRetry={(m) => void retry(props.workspaceId, t.conversationId, m.idempotencyKey!)}
+                />
+              )}
             </div>
           );
         })}
@@ -111,7 +105,7 @@ export function ThreadView(props: { workspaceId: string; onReply: (m: Message) =
                 type="button"
                 aria-label={`React with ${emoji}`}
                 onClick={() => {
-                  void send(props.workspaceId, t.conversationId, { idempotencyKey: newKey(), kind: "reaction", reaction: { messageId: reacting.externalId, emoji } });
+                  void send(props.workspaceId, t.conversationId, { idempotencyKey: newKey(), kind: "reaction", targetExternalId: reacting.externalId, emoji });
                   setReacting(null);
                 }}
               >
@@ -122,7 +116,7 @@ export function ThreadView(props: { workspaceId: string; onReply: (m: Message) =
               <button
                 type="button"
                 onClick={() => {
-                  void send(props.workspaceId, t.conversationId, { idempotencyKey: newKey(), kind: "reaction", reaction: { messageId: reacting.externalId, emoji: null } });
+                  void send(props.workspaceId, t.conversationId, { idempotencyKey: newKey(), kind: "reaction", targetExternalId: reacting.externalId, emoji: null });
                   setReacting(null);
                 }}
               >
