@@ -113,7 +113,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
   });
 
   test("a closed WhatsApp window allows only a template", async (t) => {
-    const skip = issue5(["get", "/workspaces/{workspaceId}/conversations/{id}"], ["get", "/workspaces/{workspaceId}/channels/{channelId}/templates"]);
+    const skip = issue5(["get", "/workspaces/{workspaceId}/conversations/{id}"]);
     if (skip) return t.skip(skip);
     await stack.webhook("whatsapp", [
       waText({ account: WA, customer: { waId: "4915100000002", name: "Old Customer" }, id: `wamid.old-${Date.now()}`, ts: Date.now() - 26 * 3600_000 }, "Are you open on Sunday?"),
@@ -123,16 +123,24 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await owner.getByText(/only allows an approved template/).waitFor();
     assert.equal(await owner.getByLabel("Message to the customer").count(), 0);
     await owner.getByRole("button", { name: "Choose a template" }).click();
-    await owner.getByRole("dialog", { name: "Send a template" }).waitFor();
+    const picker = owner.getByRole("dialog", { name: "Send a template" });
+    await picker.waitFor();
     await screenshot(owner, "06-template-picker");
-    await owner.keyboard.press("Escape");
+    const templates = issue5(["get", "/workspaces/{workspaceId}/channels/{channelId}/templates"]);
+    if (templates) {
+      await owner.keyboard.press("Escape");
+      return t.skip(`choosing and sending a template: ${templates}`);
+    }
+    await picker.getByRole("radio").first().check();
+    await picker.getByRole("button", { name: "Send template" }).click();
+    await owner.getByRole("article").filter({ hasText: "Template" }).locator('[data-status="sent"]').waitFor({ timeout: 20_000 });
   });
 
   test("a failed send says why and what to do", async (t) => {
     const skip = issue5(["get", "/workspaces/{workspaceId}/conversations/{id}"], ["post", "/workspaces/{workspaceId}/conversations/{id}/messages"]);
     if (skip) return t.skip(skip);
-    // Meta: 131026 "Message undeliverable" for every send until the fault is cleared.
-    await stack.simulator("faults", { path: "messages", code: 131026, count: 1 });
+    // Meta: 131026 "Message undeliverable" for the next send.
+    await stack.simulator("send-faults", { code: 131026, times: 1 });
     await conversationRows(owner).filter({ hasText: "Clara Customer" }).click();
     await owner.getByLabel("Message to the customer").fill("This one will fail");
     await owner.getByRole("button", { name: "Send" }).click();
@@ -182,10 +190,9 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
       seen.push(await log.innerText());
     }
     const all = seen.join("\n");
-    for (const marker of ["Forwarded", "Tapped:", "Chose:", "📍", "🛒 Order", "📄", "cannot be shown", "story", "deleted", "👤", "Came from"]) {
+    for (const marker of ["Forwarded", "Tapped:", "Chose:", "📍", "🛒 Order", "📄", "cannot be shown", "story", "deleted", "👤", "Came from", "without its content", "Meta reported a problem"]) {
       assert.ok(all.includes(marker), `some thread shows "${marker}"`);
     }
-    assert.ok(!all.includes("has no content to show"), "every stored message has something to show");
     assert.equal(await owner.getByText(/could not be shown/).count(), 0);
     await screenshot(owner, "09-message-kinds");
   });

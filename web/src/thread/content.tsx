@@ -139,6 +139,14 @@ export function MessageContentView(props: { message: Message; mediaSrc: (mediaId
       </p>,
     );
   }
-  if (parts.length === 0) parts.push(<p class="notice">This {m.type} message has no content to show.</p>);
+  for (const e of c.errors) {
+    parts.push(
+      <p class="notice">
+        Meta reported a problem with this message: {e.details ?? e.title ?? "no details"} (code {e.code}).
+      </p>,
+    );
+  }
+  // Meta sometimes reports a message and puts its content's error elsewhere (value-level errors).
+  if (parts.length === 0) parts.push(<p class="notice">Meta sent this {m.type} message without its content. Ask the customer to send it again if it matters.</p>);
   return <>{parts}</>;
 }
