@@ -493,3 +493,36 @@ describe("status webhooks after a send", () => {
     expect(graph.sim.snapshot().scheduledWebhooks).toEqual([]);
   });
 });
+
+describe("the simulator's control API for sending", () => {
+  const control = (method: string, path: string, body?: unknown) =>
+    fetch(`http://graph.simulator/__simulator/${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  it("fails the next N sends, takes Meta down and back, and emits due statuses over HTTP", async () => {
+    expect((await control("POST", "send-faults", { code: 131026, times: 2 })).status).toBe(201);
+    expect(failure(await send(whatsapp, text("one"))).code).toBe(131026);
+    expect(failure(await send(whatsapp, text("two"))).code).toBe(131026);
+    sent(await send(whatsapp, text("three")));
+
+    await control("POST", "outage", { mode: "refused" });
+    expect(failure(await send(whatsapp, text("down")))).toMatchObject({ code: 0, retry: "backoff" });
+    await control("POST", "outage", { mode: null });
+
+    expect((await control("PUT", "sending", { statusDelays: { sent: 0, delivered: null, read: null } })).status).toBe(200);
+    sent(await send(whatsapp, text("four")));
+    clock += 60_000;
+    expect(await (await control("POST", "statuses/flush", {})).json()).toEqual({ emitted: 4 });
+    expect(webhooks).toHaveLength(4);
+    expect((await control("POST", "outage", { mode: "sideways" })).status).toBe(400);
+  });
+
+  it("adds inbound media and templates over HTTP", async () => {
+    const media = (await (await control("POST", "media", { product: "messenger", base64: btoa("hello"), mimeType: "text/plain" })).json()) as { id: string; url: string };
+    const fetched = await fetchInboundMedia(graph.env, tokens.page, "messenger", { url: media.url });
+    if (!fetched.ok) throw new Error(fetched.failure.message);
+    expect(await fetched.response.text()).toBe("hello");
+
+    expect((await control("POST", "templates", { wabaId: WABA, name: "flash_sale", language: "de", components: [{ type: "BODY", text: "Heute {{1}} Rabatt" }] })).status).toBe(201);
+    sent(await send(whatsapp, { kind: "template", name: "flash_sale", language: "de", components: [{ type: "body", parameters: [{ type: "text", text: "20 %" }] }] }));
+  });
+});

@@ -13,7 +13,8 @@ import { checkIds, graphCall, hostOf, senderNode, unexpectedAnswer, type Channel
 import { localFailure } from "./send-failure.ts";
 
 export { SendFailure } from "./send-failure.ts";
-export type { GraphEnv };
+/** `Channel` is what media.ts's uploads need (a SendTarget without its recipient). */
+export type { Channel, GraphEnv };
 
 // ---------------------------------------------------------------------------------------------------------
 // What can be sent
