@@ -370,6 +370,16 @@ describe("media", () => {
     expect(download.headers.authorization).toBe(`Bearer ${tokens.whatsapp}`);
   });
 
+  it("downloads a WhatsApp webhook's own media URL with the token, but never sends the token elsewhere", async () => {
+    const { url } = await graph.sim.addInboundMedia({ product: "whatsapp", bytes: new Uint8Array([4, 2]), mimeType: "audio/ogg" });
+    const fetched = await fetchInboundMedia(graph.env, tokens.whatsapp, "whatsapp", { url });
+    if (!fetched.ok) throw new Error(fetched.failure.message);
+    expect(new Uint8Array(await fetched.response.arrayBuffer())).toEqual(new Uint8Array([4, 2]));
+    const elsewhere = failure(await fetchInboundMedia(graph.env, tokens.whatsapp, "whatsapp", { url: "https://evil.example/steal" }));
+    expect(elsewhere.title).toBe("Media not available");
+    expect(graph.requests.map((r) => new URL(r.url).hostname)).toEqual(["graph.simulator"]);
+  });
+
   it("WhatsApp download URLs need the token and expire after 5 minutes", async () => {
     const { url } = await graph.sim.addInboundMedia({ product: "whatsapp", bytes: new Uint8Array([1, 2, 3]) });
     expect((await fetch(url)).status).toBe(401);
