@@ -208,6 +208,16 @@ describe("Messenger and Instagram messages", () => {
     expect(lastRequest().headers.authorization).toBe(`Bearer ${tokens.page}`);
   });
 
+  it("accepts the Instagram account's own node on graph.facebook.com with the linked Page's token", async () => {
+    const response = await fetch(`${graph.env.GRAPH_API_BASE}/${IG}/messages?appsecret_proof=${await hmacHex(graph.env.META_APP_SECRET, tokens.page)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.page}`, "content-type": "application/json" },
+      body: JSON.stringify({ recipient: { id: IGSID }, messaging_type: "RESPONSE", message: { text: "hi" } }),
+    });
+    expect(await response.json()).toEqual({ recipient_id: IGSID, message_id: expect.any(String) });
+    expect(lastSend()).toMatchObject({ product: "instagram", host: "facebook", node: IG });
+  });
+
   it("sends Instagram Login accounts through graph.instagram.com with the Instagram app's proof", async () => {
     sent(await send(instagramLogin, text("Hello from Instagram")));
     const request = lastRequest();
