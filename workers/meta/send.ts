@@ -13,7 +13,8 @@ import { checkIds, graphCall, hostOf, senderNode, unexpectedAnswer, type Channel
 import { localFailure } from "./send-failure.ts";
 
 export { SendFailure } from "./send-failure.ts";
-export type { GraphEnv };
+/** `Channel` is what media.ts's uploads need (a SendTarget without its recipient). */
+export type { Channel, GraphEnv };
 
 // ---------------------------------------------------------------------------------------------------------
 // What can be sent
@@ -21,10 +22,10 @@ export type { GraphEnv };
 export const MediaType = z.enum(["image", "video", "audio", "document", "sticker"]);
 export type MediaType = z.infer<typeof MediaType>;
 
-/** WhatsApp text bodies (the Send API of Messenger/Instagram allows 2000; Meta refuses longer ones itself). */
+/** WhatsApp's limit; Messenger's 2000 characters and Instagram's 1000 bytes are checked per product when sending. */
 export const MessageText = z.string().regex(/\S/, "must not be blank").max(4096);
 export const Caption = z.string().regex(/\S/, "must not be blank").max(1024);
-/** Meta's reaction ids: WhatsApp takes one emoji (an empty one removes it); Messenger any emoji. */
+/** One emoji (WhatsApp and Messenger send it as is; Instagram knows only "love"). */
 export const Emoji = z.string().min(1).max(16);
 /** Meta's message ids: wamid.… on WhatsApp, m_… / base64 on Messenger and Instagram. */
 export const ExternalId = z.string().min(1).max(512);
