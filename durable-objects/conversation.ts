@@ -313,6 +313,17 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     };
   }
 
+  /** One message by its Meta id (or `out:<key>` while pending). */
+  async message(externalId: string): Promise<StoredMessage | null> {
+    const row = this.messageRow(externalId);
+    return row ? toStoredMessage(row) : null;
+  }
+
+  /** The customer this conversation is with. */
+  async customer(): Promise<Customer | null> {
+    return this.state ? (JSON.parse(this.state.customer) as Customer) : null;
+  }
+
   /** The conversation's workflow state and send window now; null before its first message. */
   async view(now = Date.now()): Promise<ConversationView | null> {
     return this.state ? this.viewOf(this.state, now) : null;
@@ -612,7 +623,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
 
   // ── Alarm scheduling and the D1 backstop ─────────────────────────────────────────────────────
 
-  private async arm(at: number): Promise<void> {
+  private async arm(time: number): Promise<void> {
+    const at = Math.max(time, Date.now());
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
