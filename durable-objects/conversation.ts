@@ -17,7 +17,7 @@ import type { ConversationStatus } from "../workers/db/schema.ts";
 import type { ConversationChange, Customer, Direction, MessageContent, MetaError, Product } from "../workers/events.ts";
 import { announce } from "../workers/live.ts";
 import { messageView, type Message, type Note } from "../workers/message-view.ts";
-import { markRead, sendMessage, type OutboundContent, type SendOutcome } from "../workers/meta/send.ts";
+import { contentProblem, markRead, sendMessage, type OutboundContent, type SendOutcome } from "../workers/meta/send.ts";
 import { mirroredRevision, writeMirror, type MirrorBatch, type MirrorMessage } from "../workers/mirror.ts";
 import { effectiveStatus } from "../workers/workflow.ts";
 import { sendPermission, sendWindow, FREE_ENTRY_WINDOW_MS, type SendWindow } from "../workers/send-window.ts";
@@ -343,6 +343,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     if (existing) return { ok: true, message: existing, created: false, mirror: null };
     const permission = sendPermission(state.product, this.windowOf(state, now), request.content.kind, request.humanAgent);
     if (!permission.ok) return { ok: false, status: 422, code: permission.code, message: permission.message };
+    const problem = contentProblem(state.product, request.content);
+    if (problem) return { ok: false, status: 422, code: "content_not_supported", message: problem.message };
     if (request.replyTo && !this.messageRow(request.replyTo)) {
       return { ok: false, status: 422, code: "reply_target_unknown", message: `No message ${request.replyTo} in this conversation to reply to` };
     }

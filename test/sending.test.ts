@@ -222,6 +222,10 @@ describe("the send window", () => {
     expect(closed.body.error.code).toBe("window_closed");
     const template = await send(fresh.id, { idempotencyKey: key(), kind: "template", name: "hello_world", language: "en_US" });
     expect(template.body.error.code).toBe("template_not_supported");
+    // Messenger's own limit is checked before anything is queued.
+    const long = await send(fresh.id, { idempotencyKey: key(), kind: "text", text: "x".repeat(2001) });
+    expect(long.status).toBe(422);
+    expect(long.body.error).toEqual({ code: "content_not_supported", message: "Messenger messages are limited to 2000 characters." });
   });
 
   it("reacts and marks seen on Instagram through the Page", async () => {
