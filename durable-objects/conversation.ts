@@ -17,7 +17,7 @@ import type { ConversationStatus } from "../workers/db/schema.ts";
 import type { ConversationChange, Customer, Direction, MessageContent, MetaError, Product } from "../workers/events.ts";
 import { announce } from "../workers/live.ts";
 import { messageView, type Message, type Note } from "../workers/message-view.ts";
-import { markRead, sendMessage, type OutboundContent, type SendOutcome } from "../workers/meta/send.ts";
+import { contentProblem, markRead, sendMessage, type OutboundContent, type SendOutcome } from "../workers/meta/send.ts";
 import { mirroredRevision, writeMirror, type MirrorBatch, type MirrorMessage } from "../workers/mirror.ts";
 import { effectiveStatus } from "../workers/workflow.ts";
 import { sendPermission, sendWindow, FREE_ENTRY_WINDOW_MS, type SendWindow } from "../workers/send-window.ts";
@@ -313,6 +313,17 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     };
   }
 
+  /** One message by its Meta id (or `out:<key>` while pending). */
+  async message(externalId: string): Promise<StoredMessage | null> {
+    const row = this.messageRow(externalId);
+    return row ? toStoredMessage(row) : null;
+  }
+
+  /** The customer this conversation is with. */
+  async customer(): Promise<Customer | null> {
+    return this.state ? (JSON.parse(this.state.customer) as Customer) : null;
+  }
+
   /** The conversation's workflow state and send window now; null before its first message. */
   async view(now = Date.now()): Promise<ConversationView | null> {
     return this.state ? this.viewOf(this.state, now) : null;
@@ -332,6 +343,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     if (existing) return { ok: true, message: existing, created: false, mirror: null };
     const permission = sendPermission(state.product, this.windowOf(state, now), request.content.kind, request.humanAgent);
     if (!permission.ok) return { ok: false, status: 422, code: permission.code, message: permission.message };
+    const problem = contentProblem(state.product, request.content);
+    if (problem) return { ok: false, status: 422, code: "content_not_supported", message: problem.message };
     if (request.replyTo && !this.messageRow(request.replyTo)) {
       return { ok: false, status: 422, code: "reply_target_unknown", message: `No message ${request.replyTo} in this conversation to reply to` };
     }
@@ -612,7 +625,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
 
   // ── Alarm scheduling and the D1 backstop ─────────────────────────────────────────────────────
 
-  private async arm(at: number): Promise<void> {
+  private async arm(time: number): Promise<void> {
+    const at = Math.max(time, Date.now());
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);

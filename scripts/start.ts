@@ -22,6 +22,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { hashPassword } from "../workers/auth/password.ts";
 import { demoChannels, demoOwner, demoWorkspace } from "../workers/demo-workspace.ts";
+import { connectDemoChannels } from "./connect-demo.ts";
 import { POLICY_VERSION } from "../workers/privacy-policy.ts";
 import {
   applyMigrations,
@@ -217,6 +218,8 @@ async function main() {
     if (!shuttingDown) void shutdown(code || 1);
   });
   await waitUntilUp(origin, dev, 120_000);
+  step("Connecting the demo channels through the simulator (so the inbox can send)…");
+  const connected = await connectDemoChannels(origin, graphOrigin, demoOwner.email, password);
 
   let demo = false;
   if (!flags["no-demo"]) {
@@ -238,6 +241,7 @@ async function main() {
     ["Meta app secret", vars.META_APP_SECRET as string],
     ["Meta verify token", vars.META_VERIFY_TOKEN as string],
     ["Demo stream", demo ? "on (simulated customers, logged below)" : "off (--no-demo)"],
+    ["Channels connected", `${connected} (tokens from the simulator, sealed in the local vault)`],
   ];
   // The simulator defaults to :8787 and $META_APP_SECRET/dev-app-secret; spell out anything else.
   const simTarget =

@@ -208,6 +208,16 @@ describe("Messenger and Instagram messages", () => {
     expect(lastRequest().headers.authorization).toBe(`Bearer ${tokens.page}`);
   });
 
+  it("accepts the Instagram account's own node on graph.facebook.com with the linked Page's token", async () => {
+    const response = await fetch(`${graph.env.GRAPH_API_BASE}/${IG}/messages?appsecret_proof=${await hmacHex(graph.env.META_APP_SECRET, tokens.page)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.page}`, "content-type": "application/json" },
+      body: JSON.stringify({ recipient: { id: IGSID }, messaging_type: "RESPONSE", message: { text: "hi" } }),
+    });
+    expect(await response.json()).toEqual({ recipient_id: IGSID, message_id: expect.any(String) });
+    expect(lastSend()).toMatchObject({ product: "instagram", host: "facebook", node: IG });
+  });
+
   it("sends Instagram Login accounts through graph.instagram.com with the Instagram app's proof", async () => {
     sent(await send(instagramLogin, text("Hello from Instagram")));
     const request = lastRequest();
@@ -370,6 +380,16 @@ describe("media", () => {
     expect(download.headers.authorization).toBe(`Bearer ${tokens.whatsapp}`);
   });
 
+  it("downloads a WhatsApp webhook's own media URL with the token, but never sends the token elsewhere", async () => {
+    const { url } = await graph.sim.addInboundMedia({ product: "whatsapp", bytes: new Uint8Array([4, 2]), mimeType: "audio/ogg" });
+    const fetched = await fetchInboundMedia(graph.env, tokens.whatsapp, "whatsapp", { url });
+    if (!fetched.ok) throw new Error(fetched.failure.message);
+    expect(new Uint8Array(await fetched.response.arrayBuffer())).toEqual(new Uint8Array([4, 2]));
+    const elsewhere = failure(await fetchInboundMedia(graph.env, tokens.whatsapp, "whatsapp", { url: "https://evil.example/steal" }));
+    expect(elsewhere.title).toBe("Media not available");
+    expect(graph.requests.map((r) => new URL(r.url).hostname)).toEqual(["graph.simulator"]);
+  });
+
   it("WhatsApp download URLs need the token and expire after 5 minutes", async () => {
     const { url } = await graph.sim.addInboundMedia({ product: "whatsapp", bytes: new Uint8Array([1, 2, 3]) });
     expect((await fetch(url)).status).toBe(401);
@@ -491,5 +511,38 @@ describe("status webhooks after a send", () => {
     sent(await send(whatsapp, text("now")));
     expect(await due()).toEqual(["sent", "delivered"]);
     expect(graph.sim.snapshot().scheduledWebhooks).toEqual([]);
+  });
+});
+
+describe("the simulator's control API for sending", () => {
+  const control = (method: string, path: string, body?: unknown) =>
+    fetch(`http://graph.simulator/__simulator/${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  it("fails the next N sends, takes Meta down and back, and emits due statuses over HTTP", async () => {
+    expect((await control("POST", "send-faults", { code: 131026, times: 2 })).status).toBe(201);
+    expect(failure(await send(whatsapp, text("one"))).code).toBe(131026);
+    expect(failure(await send(whatsapp, text("two"))).code).toBe(131026);
+    sent(await send(whatsapp, text("three")));
+
+    await control("POST", "outage", { mode: "refused" });
+    expect(failure(await send(whatsapp, text("down")))).toMatchObject({ code: 0, retry: "backoff" });
+    await control("POST", "outage", { mode: null });
+
+    expect((await control("PUT", "sending", { statusDelays: { sent: 0, delivered: null, read: null } })).status).toBe(200);
+    sent(await send(whatsapp, text("four")));
+    clock += 60_000;
+    expect(await (await control("POST", "statuses/flush", {})).json()).toEqual({ emitted: 4 });
+    expect(webhooks).toHaveLength(4);
+    expect((await control("POST", "outage", { mode: "sideways" })).status).toBe(400);
+  });
+
+  it("adds inbound media and templates over HTTP", async () => {
+    const media = (await (await control("POST", "media", { product: "messenger", base64: btoa("hello"), mimeType: "text/plain" })).json()) as { id: string; url: string };
+    const fetched = await fetchInboundMedia(graph.env, tokens.page, "messenger", { url: media.url });
+    if (!fetched.ok) throw new Error(fetched.failure.message);
+    expect(await fetched.response.text()).toBe("hello");
+
+    expect((await control("POST", "templates", { wabaId: WABA, name: "flash_sale", language: "de", components: [{ type: "BODY", text: "Heute {{1}} Rabatt" }] })).status).toBe(201);
+    sent(await send(whatsapp, { kind: "template", name: "flash_sale", language: "de", components: [{ type: "body", parameters: [{ type: "text", text: "20 %" }] }] }));
   });
 });

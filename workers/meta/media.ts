@@ -125,16 +125,26 @@ export async function fetchInboundMedia(
     if (!media.url) return { ok: false, failure: localFailure("No media", "This attachment has no address to fetch it from.") };
     return download(media.url, null, null);
   }
+  // A fresh URL from the media id first (webhook URLs may have expired); the webhook's own URL otherwise.
+  if (!media.id && media.url) return tokenBearing(env, media.url) ? download(media.url, token, null) : notMeta();
   if (!media.id || !/^\d{1,32}$/.test(media.id)) return { ok: false, failure: localFailure("No media", "This WhatsApp message has no media id.") };
   const result = await graphCall(hostOf(env, { product, viaPage: null }), product, token, { method: "GET", path: media.id });
   if (!result.ok) return result;
   const located = MediaUrl.safeParse(result.body);
-  if (!located.success) return unexpectedAnswer("media lookup");
-  // The token goes only to Meta's own https hosts (or the simulator standing in for Graph in dev and tests).
-  const url = new URL(located.data.url);
-  if (url.protocol !== "https:" && url.origin !== new URL(env.GRAPH_API_BASE).origin) return unexpectedAnswer("media lookup");
-  return download(url.toString(), token, located.data.mime_type ?? null);
+  if (!located.success || !tokenBearing(env, located.data.url)) return unexpectedAnswer("media lookup");
+  return download(located.data.url, token, located.data.mime_type ?? null);
 }
+
+const META_MEDIA_HOSTS = /(^|\.)(fbsbx\.com|facebook\.com|fbcdn\.net|whatsapp\.net)$/;
+
+/** The channel's token goes only to Meta's own https media hosts (or the simulator standing in for Graph in dev and tests). */
+function tokenBearing(env: GraphEnv, raw: string): boolean {
+  const url = URL.parse(raw);
+  if (!url) return false;
+  return (url.protocol === "https:" && META_MEDIA_HOSTS.test(url.hostname)) || url.origin === new URL(env.GRAPH_API_BASE).origin;
+}
+
+const notMeta = (): Failed => ({ ok: false, failure: localFailure("Media not available", "This media address is not one of Meta's, so it is not fetched with the channel's token.") });
 
 async function download(url: string, token: string | null, mimeType: string | null): Promise<{ ok: true; response: Response } | Failed> {
   let upstream: Response;

@@ -10,10 +10,11 @@
 import { z } from "@hono/zod-openapi";
 import type { GraphEnv } from "./graph-client.ts";
 import { checkIds, graphCall, hostOf, senderNode, unexpectedAnswer, type Channel, type Failed } from "./graph-http.ts";
-import { localFailure } from "./send-failure.ts";
+import { localFailure, type Product } from "./send-failure.ts";
 
 export { SendFailure } from "./send-failure.ts";
-export type { GraphEnv };
+/** `Channel` is what media.ts's uploads need (a SendTarget without its recipient). */
+export type { Channel, GraphEnv };
 
 // ---------------------------------------------------------------------------------------------------------
 // What can be sent
@@ -21,10 +22,10 @@ export type { GraphEnv };
 export const MediaType = z.enum(["image", "video", "audio", "document", "sticker"]);
 export type MediaType = z.infer<typeof MediaType>;
 
-/** WhatsApp text bodies (the Send API of Messenger/Instagram allows 2000; Meta refuses longer ones itself). */
+/** WhatsApp's limit; Messenger's 2000 characters and Instagram's 1000 bytes are checked per product when sending. */
 export const MessageText = z.string().regex(/\S/, "must not be blank").max(4096);
 export const Caption = z.string().regex(/\S/, "must not be blank").max(1024);
-/** Meta's reaction ids: WhatsApp takes one emoji (an empty one removes it); Messenger any emoji. */
+/** One emoji (WhatsApp and Messenger send it as is; Instagram knows only "love"). */
 export const Emoji = z.string().min(1).max(16);
 /** Meta's message ids: wamid.… on WhatsApp, m_… / base64 on Messenger and Instagram. */
 export const ExternalId = z.string().min(1).max(512);
@@ -138,21 +139,35 @@ function whatsappBody(target: SendTarget, content: OutboundContent, options: Sen
   }
 }
 
+/**
+ * Why a product cannot take this content at all (too long for Messenger/Instagram, a sticker there),
+ * or null: checked before a send is queued, so an agent hears it at once.
+ */
+export function contentProblem(product: Product, content: OutboundContent): { title: string; message: string } | null {
+  if (product === "whatsapp") return null;
+  if (content.kind === "text" && !withinTextLimit({ product, accountId: "", viaPage: null }, content.text)) {
+    return { title: "Message too long", message: product === "instagram" ? "Instagram messages are limited to 1000 bytes of text." : "Messenger messages are limited to 2000 characters." };
+  }
+  const name = product === "instagram" ? "Instagram" : "Messenger";
+  if (content.kind === "media" && !ATTACHMENT_TYPE[content.mediaType]) return { title: "Not supported", message: `Stickers cannot be sent on ${name}.` };
+  // Meta would drop a caption or filename silently; refusing keeps the person's words from vanishing.
+  if (content.kind === "media" && (content.caption || content.filename)) {
+    return { title: "Not supported", message: `${name} attachments have no caption or filename; send the text as its own message.` };
+  }
+  if (content.kind === "template") return { title: "Not supported", message: `Templates are WhatsApp only; ${name} has no template messages.` };
+  return null;
+}
+
 function messagingMessage(target: SendTarget, content: OutboundContent): { ok: true; message: Json } | Failed {
-  const name = target.product === "instagram" ? "Instagram" : "Messenger";
+  const problem = contentProblem(target.product, content);
+  if (problem) return refuse(problem.title, problem.message);
   switch (content.kind) {
     case "text":
-      if (withinTextLimit(target, content.text)) return { ok: true, message: { text: content.text } };
-      return refuse("Message too long", target.product === "instagram" ? "Instagram messages are limited to 1000 bytes of text." : "Messenger messages are limited to 2000 characters.");
-    case "media": {
-      const type = ATTACHMENT_TYPE[content.mediaType];
-      if (!type) return refuse("Not supported", `Stickers cannot be sent on ${name}.`);
-      // Meta would drop a caption or filename silently; refusing keeps the person's words from vanishing.
-      if (content.caption || content.filename) return refuse("Not supported", `${name} attachments have no caption or filename; send the text as its own message.`);
-      return { ok: true, message: { attachment: { type, payload: { attachment_id: content.mediaId } } } };
-    }
+      return { ok: true, message: { text: content.text } };
+    case "media":
+      return { ok: true, message: { attachment: { type: ATTACHMENT_TYPE[content.mediaType]!, payload: { attachment_id: content.mediaId } } } };
     default:
-      return refuse("Not supported", `Templates are WhatsApp only; ${name} has no template messages.`);
+      return refuse("Not supported", "Only text, media and reactions can be sent on Messenger and Instagram.");
   }
 }
 

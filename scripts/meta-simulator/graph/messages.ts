@@ -9,7 +9,8 @@
  * - `POST /{phone_number_id}/media` (multipart), `GET /{media-id}` → a 5-minute download URL on
  *   `lookaside.fbsbx.com` that needs the Bearer token, `GET /{waba}/message_templates` (cursor paging);
  * - `POST /{page}/messages` (Messenger, and Instagram through the linked Page: recipients whose id
- *   starts with 5 are IGSIDs, as in the fixtures), `POST /{page}/message_attachments`.
+ *   starts with 5 are IGSIDs, as in the fixtures), `POST /{ig}/messages` with the linked Page's token,
+ *   `POST /{page}/message_attachments` (`platform=instagram` for Instagram).
  *
  * graph.instagram.com: `POST /{ig|me}/messages` and `/message_attachments` with Instagram Login tokens.
  *
@@ -269,6 +270,14 @@ export function facebookMessagingRoutes(ctx: SimContext): Hono {
     const id = c.req.param("id");
     const phone = state.phoneNumbers.get(id);
     if (phone) return whatsappSend(ctx, c.req.raw, phone);
+    // The Instagram account's own node also takes its linked Page's token (Messenger API for Instagram).
+    const igAccount = state.instagramAccounts.get(id);
+    if (igAccount?.pageId) {
+      const auth = await pageAccess(ctx, c.req.raw, state.pages.get(igAccount.pageId)!);
+      if (auth instanceof Response) return auth;
+      if (!hasScope(auth, "instagram_manage_messages")) return fail(ctx, { code: 10 });
+      return messagingSend(ctx, "instagram", "facebook", id, id, (await jsonBody(c.req.raw)) ?? {});
+    }
     const page = state.pages.get(id);
     if (!page) return unsupported(ctx, "POST", id);
     const auth = await pageAccess(ctx, c.req.raw, page);
