@@ -22,6 +22,7 @@ let owner: Page;
 let ownerRequests: string[];
 let ownerCsp: string[];
 const ownerEmail = `owner-${Date.now()}@example.com`;
+const agentEmail = `agent-${Date.now()}@example.com`;
 
 const issue5 = (...routes: [string, string][]) => {
   const missing = routes.filter(([method, route]) => !stack.has(method, route)).map(([m, r]) => `${m.toUpperCase()} ${r}`);
@@ -203,7 +204,6 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
   test("a second member sees the same conversation update live", async () => {
     await mainNav(owner, "Settings").click();
     await owner.getByRole("link", { name: "Team" }).click();
-    const agentEmail = `agent-${Date.now()}@example.com`;
     await owner.getByLabel("Email").fill(agentEmail);
     await owner.getByRole("button", { name: "Send invitation" }).click();
     await owner.getByText(`${agentEmail} as agent`).waitFor();
@@ -233,6 +233,27 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"));
     assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
     await screenshot(page, "11-inbox-375px");
+    await context.close();
+  });
+
+  test("a forgotten password is reset through the mailed link", async () => {
+    const { page, context } = await openPage(browser, stack.origin);
+    await page.goto("/signin");
+    await page.getByRole("button", { name: "Reject all" }).click();
+    await page.getByRole("link", { name: "Forgot your password?" }).click();
+    await page.getByLabel("Email").fill(agentEmail);
+    await page.getByRole("button", { name: "Mail me a reset link" }).click();
+    await page.getByText(/a reset link is on its way/).waitFor();
+    const link = new URL(await stack.mailedLink(agentEmail, "/reset-password"));
+    await page.goto(link.pathname + link.search);
+    await page.getByLabel("New password").fill("another long passphrase for Ben");
+    await page.getByRole("button", { name: "Save the new password" }).click();
+    await page.getByText(/Your password is changed/).waitFor();
+    await page.getByRole("link", { name: "Sign in", exact: true }).click();
+    await page.getByLabel("Email").fill(agentEmail);
+    await page.getByLabel("Password").fill("another long passphrase for Ben");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await mainNav(page, "Inbox").waitFor();
     await context.close();
   });
 

@@ -48,8 +48,10 @@ export async function startStack() {
   };
   try {
     await applyMigrations(state);
-    children.push(startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), "ignore"));
-    const dev = startChild(wranglerDevArgs(port, vars, state), "ignore");
+    // BROWSER_TEST_LOGS=1 shows the Worker's and the simulator's output (quiet otherwise).
+    const stdio = process.env.BROWSER_TEST_LOGS ? "inherit" : "ignore";
+    children.push(startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), stdio));
+    const dev = startChild(wranglerDevArgs(port, vars, state), stdio);
     children.push(dev);
     await waitUntilUp(origin, dev, 120_000);
   } catch (error) {
