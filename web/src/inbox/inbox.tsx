@@ -10,7 +10,7 @@ import type { ConversationSummary, Message, Note } from "../api/types.ts";
 import { conversations, filters, listState, loadConversations, refreshConversation } from "../state/inbox.ts";
 import { connectLive } from "../state/live.ts";
 import { me } from "../state/session.ts";
-import { openThread, refreshThread, setSummary, thread, upsertMessage, upsertNote } from "../state/thread.ts";
+import { markRead, openThread, refreshThread, setSummary, thread, upsertMessage, upsertNote } from "../state/thread.ts";
 import { Composer } from "../thread/composer.tsx";
 import { ThreadView } from "../thread/thread-view.tsx";
 import { Boundary } from "../ui/boundary.tsx";
@@ -49,7 +49,13 @@ function useConversationLive(workspaceId: string, conversationId: string | null)
       workspaceId,
       conversationId,
       onEvent: (event) => {
-        if (event.type === "message") upsertMessage(conversationId, event.message as Message);
+        if (event.type === "message") {
+          const message = event.message as Message;
+          const isNew = !thread.peek()?.messages.some((m) => m.externalId === message.externalId);
+          upsertMessage(conversationId, message);
+          // A new customer message in the open conversation is read; a later receipt for it is not news.
+          if (isNew && message.direction === "in" && document.visibilityState === "visible") markRead(workspaceId, conversationId);
+        }
         else if (event.type === "note") upsertNote(conversationId, event.note as Note);
         else if (event.type === "conversation") setSummary(conversationId, (event.summary ?? event.conversation ?? {}) as Partial<ConversationSummary>);
       },

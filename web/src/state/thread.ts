@@ -59,13 +59,16 @@ export async function openThread(workspaceId: string, id: string, listed: Conver
     const firstUnread = summary.unreadCount > 0 ? inbound.at(-Math.min(summary.unreadCount, inbound.length))?.externalId ?? null : null;
     update(id, () => ({ messages: page.messages, olderCursor: page.nextCursor, loading: false, firstUnread }));
     void loadNotes(workspaceId, id);
-    if (summary.unreadCount > 0) void api.POST("/workspaces/{workspaceId}/conversations/{id}/read", path(workspaceId, id));
+    if (summary.unreadCount > 0) markRead(workspaceId, id);
   } catch (e) {
     update(id, () => ({ loading: false, error: (e as Error).message }));
   }
   // A listed conversation stays usable on its list entry if the detail fails.
   await detail.catch(() => undefined);
 }
+
+/** The agent is looking at it: their unread count drops to 0 and the customer sees it read. */
+export const markRead = (workspaceId: string, id: string) => void api.POST("/workspaces/{workspaceId}/conversations/{id}/read", path(workspaceId, id));
 
 export async function loadNotes(workspaceId: string, id: string) {
   try {
