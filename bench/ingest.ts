@@ -7,7 +7,8 @@
  * autocannon: 1/16/64 concurrent senders × 1,000 conversations or one hot conversation × 1 or 20
  * events per POST. After every cell it waits for D1 to hold every acknowledged event and checks id
  * by id that nothing was lost or duplicated. Prints a table, writes bench/results/latest.json
- * (and latest.md). See BENCHMARKS.md.
+ * (and latest.md). Then the latency from webhook POST to the browser's WebSocket frames (bench/live.ts),
+ * at idle and under steady load. See BENCHMARKS.md.
  *
  *   npm run bench                      # default: 6 s cells, 5–10 minutes on 2 cores
  *   npm run bench -- --quick           # smoke run, under a minute
@@ -23,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { EventFactory, type SignedPost, type Spread } from "./events.ts";
+import { measureLevel, openLive, openProbes, signUp, type LiveLevel, type LiveSocket, type Probe } from "./live.ts";
 import { runLoad, type LoadResult } from "./load.ts";
 import {
   RuntimeLog,
@@ -33,6 +35,7 @@ import {
   nodeCpuMs,
   sampleProcess,
   sampleSystem,
+  joinDemo,
   seedDemo,
   startApp,
   startBare,
@@ -42,6 +45,8 @@ import { countMessages, integrity, sampleConversations, waitForMirror, type ApiS
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WEBHOOK_PATH = "/webhooks/meta";
+/** Senders of the background load while live latency is measured. */
+const LIVE_LOAD_CONNECTIONS = 16;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -64,6 +69,10 @@ const { values: args } = parseArgs({
     "catchup-timeout": { type: "string", default: "15" },
     "wait-idle": { type: "string" },
     retries: { type: "string" },
+    live: { type: "string", default: "0,50,100" },
+    "live-duration": { type: "string" },
+    "live-probes": { type: "string", default: "10" },
+    "live-sockets": { type: "string", default: "4" },
     out: { type: "string", default: join(ROOT, "bench", "results", "latest.json") },
     keep: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -89,6 +98,11 @@ if (args.help) {
   --wait-idle <s>         before each cell, wait up to this long for other processes to go quiet (default 20)
   --retries <n>           measure a cell again (up to n times, 3n times per run) if other processes were busy
                           meanwhile (default 2)
+  --live <list>           background load (req/s, 1 event/POST over the spread conversations, 16 senders) at which
+                          to measure webhook → WebSocket latency; 0 = idle, "none" skips it (default 0,50,100)
+  --live-duration <s>     seconds of probing per load level (default 10; quick: 3)
+  --live-probes <n>       probe webhooks per second (default 10)
+  --live-sockets <n>      conversation WebSockets (one probe conversation each) next to the inbox socket (default 4)
   --out <file>            JSON results (default bench/results/latest.json; a .md table is written next to it)
   --keep                  keep the temp dir (bundle, D1 and Durable Object files)
 `);
@@ -131,6 +145,10 @@ const config = {
   catchUpTimeoutMs: positive(args["catchup-timeout"], "catchup-timeout") * 1000,
   waitIdleSec: positive(args["wait-idle"] ?? (args.quick ? "5" : "20"), "wait-idle"),
   retries: Math.floor(positive(args.retries ?? (args.quick ? "0" : "2"), "retries")),
+  live: args.live.trim() === "none" ? [] : args.live.split(",").map((x) => positive(x.trim(), "live")),
+  liveDurationSec: positive(args["live-duration"] ?? (args.quick ? "3" : "10"), "live-duration"),
+  liveProbesPerSec: numberList(args["live-probes"])[0]!,
+  liveSockets: numberList(args["live-sockets"])[0]!,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -365,6 +383,7 @@ let finalIntegrity: IntegrityCheck | null = null;
 let samples: ApiSample[] = [];
 const ackedPerCustomer = new Map<string, number>();
 let unackedEventsTotal = 0;
+const live: LiveLevel[] = [];
 
 const stopSignals = () => {
   log("interrupted: disposing runtimes");
@@ -505,6 +524,42 @@ try {
     if (config.scenarios.includes("hot")) sampleIds.push(factory.hotCustomer.waId!);
     samples = await sampleConversations(db, app.url, secrets.apiToken, ackedPerCustomer, sampleIds);
   }
+
+  if (runStack && config.live.length > 0) {
+    log(`live: webhook → WebSocket latency, ${config.liveProbesPerSec} probes/s over ${config.liveSockets} conversations, ${config.liveDurationSec} s per level`);
+    const webhookUrl = new URL(WEBHOOK_PATH, app.url).href;
+    const member = await signUp(app.url, factory.runId);
+    await joinDemo(app.mf, member.userId, "agent");
+    const sockets: LiveSocket[] = [];
+    try {
+      const inbox = await openLive(app.url, member, null);
+      sockets.push(inbox);
+      const probes = await openProbes({ base: app.url, webhookUrl, db, factory, member, cell: 1999, count: config.liveSockets });
+      sockets.push(...probes.map((p) => p.socket));
+      for (const [i, loadRate] of config.live.entries()) {
+        await waitForQuiet();
+        const level = await measureLevel({
+          webhookUrl,
+          factory,
+          probes,
+          inbox,
+          cell: 2000 + 2 * i,
+          loadRate,
+          loadConnections: LIVE_LOAD_CONNECTIONS,
+          durationSec: config.liveDurationSec,
+          probesPerSec: config.liveProbesPerSec,
+          waitMs: 10_000,
+        });
+        live.push(level);
+        log(
+          `  ${liveLoadLabel(level)}: conversation socket p50 ${ms(level.conversation.p50)} p95 ${ms(level.conversation.p95)} lost ${level.conversation.lost}, ` +
+            `inbox socket p50 ${ms(level.inbox.p50)} p95 ${ms(level.inbox.p95)} lost ${level.inbox.lost} (${level.probesAcked}/${level.probesSent} probes acknowledged)`,
+        );
+      }
+    } finally {
+      for (const socket of sockets) socket.ws.close();
+    }
+  }
 } finally {
   await Promise.allSettled([app?.mf.dispose(), bare?.mf.dispose()]);
   if (!args.keep) rmSync(work, { recursive: true, force: true });
@@ -619,14 +674,65 @@ const rows = cells.map((c) => [
   c.mirror ? String(c.mirror.duplicated) : "",
 ]);
 
-const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (r: string[]) => r.map((v, i) => (i < 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
-const table = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-const markdown = [
-  `| ${head.join(" | ")} |`,
-  `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
-].join("\n");
+/** The same rows as an aligned text table (first column left-aligned) and as a Markdown table. */
+function tables(head: string[], rows: string[][]): { text: string; markdown: string } {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((v, i) => (i < 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+  return {
+    text: [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n"),
+    markdown: [
+      `| ${head.join(" | ")} |`,
+      `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+      ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n"),
+  };
+}
+const { text: table, markdown } = tables(head, rows);
+
+function liveLoadLabel(level: LiveLevel): string {
+  return level.loadRate === 0 ? "idle" : `${fmt(level.loadRate)} req/s load`;
+}
+const latencyCells = (l: { count: number; lost: number; p50: number; p95: number; p99: number; max: number }) => [
+  `${l.count} / ${l.lost}`,
+  l.count ? ms(l.p50) : "–",
+  l.count ? ms(l.p95) : "–",
+  l.count ? ms(l.p99) : "–",
+  l.count ? ms(l.max) : "–",
+];
+const liveTables = tables(
+  [
+    "background load",
+    "achieved",
+    "load non-2xx",
+    "probes acked/sent",
+    "probe ack p50",
+    "probe ack p95",
+    "conv. frames / lost",
+    "conv. p50",
+    "conv. p95",
+    "conv. p99",
+    "conv. max",
+    "inbox frames / lost",
+    "inbox p50",
+    "inbox p95",
+    "inbox p99",
+    "inbox max",
+    "inbox frames/s",
+    "sockets closed",
+  ],
+  live.map((l) => [
+    liveLoadLabel(l),
+    l.load ? `${fmt(l.load.reqPerSec)} req/s` : "–",
+    l.load ? String(l.load.notOk) : "–",
+    `${l.probesAcked} / ${l.probesSent}`,
+    ms(l.ack.p50),
+    ms(l.ack.p95),
+    ...latencyCells(l.conversation),
+    ...latencyCells(l.inbox),
+    l.inboxFramesPerSec.toFixed(0),
+    String(l.socketsClosed),
+  ]),
+);
 const aimsMd = [
   "| aim | cell | measured | target | met |",
   "|---|---|---:|---:|:---:|",
@@ -685,6 +791,13 @@ for (const s of samples) {
       `${s.apiDistinct !== null && s.apiDistinct !== s.api ? ` (${s.apiDistinct} distinct)` : ""} ${s.ok ? "ok" : "MISMATCH"}\n`,
   );
 }
+if (live.length > 0) {
+  process.stdout.write(
+    `\nwebhook POST → WebSocket frame (${config.liveProbesPerSec} probes/s over ${config.liveSockets} conversation sockets + the inbox socket, ` +
+      `${config.liveDurationSec} s per level, load: 1 event/POST over ${config.conversations} conversations from ${LIVE_LOAD_CONNECTIONS} senders):\n` +
+      `${liveTables.text}\n\n`,
+  );
+}
 process.stdout.write(`runtime warnings/errors logged: stack ${appLog.count()}, bare ${bareLog.count()}\n`);
 process.stdout.write(`\naims:\n${aims.map((a) => `  ${a.met ? "met " : "MISS"}  ${a.aim} [${a.cell}]: ${a.value} (${a.target})`).join("\n")}\n`);
 process.stdout.write(`\n${ok ? "verification passed" : "VERIFICATION FAILED"} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
@@ -706,6 +819,7 @@ writeFileSync(
       readBack: samples,
       unacknowledgedEvents: unackedEventsTotal,
       runtimeLog: { stack: appLog.lines.slice(0, 50), stackCount: appLog.lines.length, bare: bareLog.lines.slice(0, 50) },
+      live,
       verificationPassed: ok,
     },
     null,
@@ -717,7 +831,7 @@ writeFileSync(
   mdPath,
   `<!-- npm run bench, ${new Date(startedAt).toISOString()}, ${machine.cpus} × ${machine.cpuModel}, ` +
     `${config.durationSec} s cells, ${sourceInfo.ref} ${sourceInfo.commit?.slice(0, 7) ?? ""}` +
-    `${sourceInfo.uncommittedChanges ? ` + ${sourceInfo.uncommittedChanges} uncommitted changes` : ""} -->\n\n${markdown}\n\n${aimsMd}\n`,
+    `${sourceInfo.uncommittedChanges ? ` + ${sourceInfo.uncommittedChanges} uncommitted changes` : ""} -->\n\n${markdown}\n\n${aimsMd}\n${live.length > 0 ? `\n${liveTables.markdown}\n` : ""}`,
 );
 process.stdout.write(`wrote ${relative(ROOT, args.out)} and ${relative(ROOT, mdPath)}\n`);
 process.exitCode = ok ? 0 : 1;

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import type { memberships } from "../workers/db/schema.ts";
 import { demoChannels, demoWorkspace } from "../workers/demo-workspace.ts";
 
 /** wrangler.toml's compatibility_date. */
@@ -147,7 +148,10 @@ export async function startApp(
       modulesRoot: join(scriptPath, ".."),
       resourcePersistencePath: persistDir,
       d1Databases: { DB: "wechatting-bench" },
-      durableObjects: { CONVERSATION: { className: "Conversation", useSQLite: true } },
+      durableObjects: {
+        CONVERSATION: { className: "Conversation", useSQLite: true },
+        INBOX: { className: "Inbox", useSQLite: true },
+      },
       bindings,
     }),
   );
@@ -205,16 +209,27 @@ export async function migrate(mf: Miniflare, root: string): Promise<number> {
 
 const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** An INSERT of one row whose keys are the drizzle table's camelCase column names. */
+function insertRow(db: D1Database, table: string, row: Record<string, unknown>) {
+  const keys = Object.keys(row);
+  return db
+    .prepare(`INSERT INTO ${table} (${keys.map(snake).join(", ")}) VALUES (${keys.map((_, i) => `?${i + 1}`).join(", ")})`)
+    .bind(...keys.map((k) => row[k] ?? null));
+}
+
+type D1Database = Awaited<ReturnType<Miniflare["getD1Database"]>>;
+
 /** Inserts the demo workspace and its channels (workers/demo-workspace.ts), as `npm start` seeds them. */
 export async function seedDemo(mf: Miniflare): Promise<void> {
   const db = await mf.getD1Database("DB");
-  const insert = (table: string, row: Record<string, unknown>) => {
-    const keys = Object.keys(row);
-    return db
-      .prepare(`INSERT INTO ${table} (${keys.map(snake).join(", ")}) VALUES (${keys.map((_, i) => `?${i + 1}`).join(", ")})`)
-      .bind(...keys.map((k) => row[k] ?? null));
-  };
-  await db.batch([insert("workspaces", demoWorkspace), ...demoChannels.map((c) => insert("channels", c))]);
+  await db.batch([insertRow(db, "workspaces", demoWorkspace), ...demoChannels.map((c) => insertRow(db, "channels", c))]);
+}
+
+/** Makes a signed-up user a member of the demo workspace (what an owner's invitation would do). */
+export async function joinDemo(mf: Miniflare, userId: string, role: (typeof memberships.$inferInsert)["role"]): Promise<void> {
+  const db = await mf.getD1Database("DB");
+  const row = { workspaceId: demoWorkspace.id, userId, role, createdAt: Date.now() } satisfies typeof memberships.$inferInsert;
+  await insertRow(db, "memberships", row).run();
 }
 
 /** workerd processes started by this Node process. */

@@ -154,6 +154,17 @@ export async function integrity(db: D1): Promise<IntegrityCheck> {
   };
 }
 
+/** The D1 conversation of a WhatsApp customer (the bench sends to one number only), or null. */
+export async function conversationOfCustomer(db: D1, waId: string) {
+  return db
+    .prepare(
+      `SELECT c.id AS id, c.workspace_id AS ws, c.message_count AS n FROM conversations AS c
+       JOIN contacts AS k ON k.id = c.contact_id WHERE k.wa_id = ?1`,
+    )
+    .bind(waId)
+    .first<{ id: string; ws: string; n: number }>();
+}
+
 export type ApiSample = {
   waId: string;
   expected: number;
@@ -183,13 +194,7 @@ export async function sampleConversations(
   const samples: ApiSample[] = [];
   for (const waId of waIds) {
     const want = expected.get(waId) ?? 0;
-    const conv = await db
-      .prepare(
-        `SELECT c.id AS id, c.workspace_id AS ws, c.message_count AS n FROM conversations AS c
-         JOIN contacts AS k ON k.id = c.contact_id WHERE k.wa_id = ?1`,
-      )
-      .bind(waId)
-      .first<{ id: string; ws: string; n: number }>();
+    const conv = await conversationOfCustomer(db, waId);
     if (!conv) {
       samples.push({
         waId,
