@@ -3,6 +3,7 @@
  * Sign-up, sign-in, sessions, email verification, password reset and the user's own profile.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { and, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { auditStatement, audit } from "../audit.ts";
@@ -93,6 +94,25 @@ async function attemptsLeft(
   ] as const) {
     const verdict = await hit(env.DB, key, limit);
     if (!verdict.allowed) return verdict.retryAfterSeconds;
+  }
+  return null;
+}
+
+/**
+ * Re-authentication of a signed-in user (changing the address or the password): the password is
+ * checked under the sign-in limits of the account, so a stolen session cannot guess it either.
+ * Answers the refusal to send, or null when the password is right.
+ */
+async function refuseWrongPassword(c: Context<AuthEnv>, password: string) {
+  const user = c.var.user;
+  const client = await clientHash(c.env.SESSION_SECRET, c.req.raw);
+  const limited = await attemptsLeft(c.env, "signin", user.email, client, SIGNIN_LIMITS);
+  if (limited) {
+    c.header("Retry-After", String(limited));
+    return errorResponse(c, 429, "too_many_attempts", `Too many password attempts; try again in ${limited} s`);
+  }
+  if (!(await verifyPassword(password, user.passwordHash, c.env.PASSWORD_PEPPER)).ok) {
+    return errorResponse(c, 401, "invalid_credentials", "The password is wrong");
   }
   return null;
 }
@@ -579,14 +599,14 @@ auth.openapi(
       400: errorDoc("Invalid request"),
       401: errorDoc("Not signed in, or wrong password"),
       409: errorDoc("Address in use"),
+      429: errorDoc("Too many wrong passwords for this account; see Retry-After"),
     },
   }),
   async (c) => {
     const { email, password } = c.req.valid("json");
     const user = c.var.user;
-    if (!(await verifyPassword(password, user.passwordHash, c.env.PASSWORD_PEPPER)).ok) {
-      return errorResponse(c, 401, "invalid_credentials", "The password is wrong");
-    }
+    const refused = await refuseWrongPassword(c, password);
+    if (refused) return refused;
     const taken = await drizzle(c.env.DB).select({ id: users.id }).from(users).where(eq(users.email, email)).get();
     if (taken) return errorResponse(c, 409, "email_taken", "This address belongs to an account already");
     await sendVerification(c.env, new URL(c.req.url).origin, { id: user.id, email, name: user.name }, "change-email");
@@ -605,14 +625,14 @@ auth.openapi(
       200: { description: "Changed", content: { "application/json": { schema: Accepted } } },
       400: errorDoc("Weak new password"),
       401: errorDoc("Not signed in, or wrong current password"),
+      429: errorDoc("Too many wrong passwords for this account; see Retry-After"),
     },
   }),
   async (c) => {
     const { currentPassword, newPassword } = c.req.valid("json");
     const user = c.var.user;
-    if (!(await verifyPassword(currentPassword, user.passwordHash, c.env.PASSWORD_PEPPER)).ok) {
-      return errorResponse(c, 401, "invalid_credentials", "The current password is wrong");
-    }
+    const refused = await refuseWrongPassword(c, currentPassword);
+    if (refused) return refused;
     const problem = checkPasswordPolicy(newPassword, { email: user.email, name: user.name });
     if (problem) return errorResponse(c, 400, "invalid_request", `newPassword: ${problem}`);
     const db = drizzle(c.env.DB);
