@@ -384,6 +384,7 @@ let samples: ApiSample[] = [];
 const ackedPerCustomer = new Map<string, number>();
 let unackedEventsTotal = 0;
 const live: LiveLevel[] = [];
+let liveError: string | null = null;
 
 const stopSignals = () => {
   log("interrupted: disposing runtimes");
@@ -528,15 +529,20 @@ try {
   if (runStack && config.live.length > 0) {
     log(`live: webhook → WebSocket latency, ${config.liveProbesPerSec} probes/s over ${config.liveSockets} conversations, ${config.liveDurationSec} s per level`);
     const webhookUrl = new URL(WEBHOOK_PATH, app.url).href;
-    const member = await signUp(app.url, factory.runId);
-    await joinDemo(app.mf, member.userId, "agent");
     const sockets: LiveSocket[] = [];
+    let stage = "signing up";
     try {
+      const member = await signUp(app.url, factory.runId);
+      stage = "adding the member to the demo workspace";
+      await joinDemo(app.mf, member.userId, "agent");
+      stage = "opening the inbox socket";
       const inbox = await openLive(app.url, member, null);
       sockets.push(inbox);
+      stage = "opening the conversation sockets";
       const probes = await openProbes({ base: app.url, webhookUrl, db, factory, member, cell: 1999, count: config.liveSockets });
       sockets.push(...probes.map((p) => p.socket));
       for (const [i, loadRate] of config.live.entries()) {
+        stage = `measuring at ${loadRate} req/s`;
         await waitForQuiet();
         const level = await measureLevel({
           webhookUrl,
@@ -553,9 +559,15 @@ try {
         live.push(level);
         log(
           `  ${liveLoadLabel(level)}: conversation socket p50 ${ms(level.conversation.p50)} p95 ${ms(level.conversation.p95)} lost ${level.conversation.lost}, ` +
-            `inbox socket p50 ${ms(level.inbox.p50)} p95 ${ms(level.inbox.p95)} lost ${level.inbox.lost} (${level.probesAcked}/${level.probesSent} probes acknowledged)`,
+            `inbox socket p50 ${ms(level.inbox.p50)} p95 ${ms(level.inbox.p95)} lost ${level.inbox.lost} (${level.probesAcked}/${level.probesSent} probes acknowledged; ` +
+            `answers ${Object.entries(level.probeStatuses).map(([status, n]) => `${status}×${n}`).join(" ")}` +
+            `${level.load ? `; load answers ${Object.entries(level.load.statuses).map(([status, n]) => `${status}×${n}`).join(" ")}` : ""})`,
         );
       }
+    } catch (error) {
+      // The ingest results above still stand; the failure is reported with them.
+      liveError = error instanceof Error ? `${stage}: ${error.message}${error.cause ? ` (${String(error.cause)})` : ""}\n${error.stack ?? ""}` : `${stage}: ${String(error)}`;
+      log(`live measurement failed: ${liveError}`);
     } finally {
       for (const socket of sockets) socket.ws.close();
     }
@@ -777,7 +789,8 @@ const ok =
     (finalIntegrity.distinctIds === finalIntegrity.messages &&
       finalIntegrity.conversationsWithSeqGaps === 0 &&
       finalIntegrity.conversationsWithCountMismatch === 0)) &&
-  samples.every((s) => s.ok);
+  samples.every((s) => s.ok) &&
+  liveError === null;
 
 process.stdout.write(`\n${table}\n\n`);
 if (finalIntegrity) process.stdout.write(
@@ -791,6 +804,7 @@ for (const s of samples) {
       `${s.apiDistinct !== null && s.apiDistinct !== s.api ? ` (${s.apiDistinct} distinct)` : ""} ${s.ok ? "ok" : "MISMATCH"}\n`,
   );
 }
+if (liveError) process.stdout.write(`\nLIVE MEASUREMENT FAILED: ${liveError.split("\n")[0]}\n`);
 if (live.length > 0) {
   process.stdout.write(
     `\nwebhook POST → WebSocket frame (${config.liveProbesPerSec} probes/s over ${config.liveSockets} conversation sockets + the inbox socket, ` +
@@ -820,6 +834,7 @@ writeFileSync(
       unacknowledgedEvents: unackedEventsTotal,
       runtimeLog: { stack: appLog.lines.slice(0, 50), stackCount: appLog.lines.length, bare: bareLog.lines.slice(0, 50) },
       live,
+      liveError,
       verificationPassed: ok,
     },
     null,

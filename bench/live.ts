@@ -140,9 +140,11 @@ export type SocketLatency = Latency & {
 export type LiveLevel = {
   /** Background load asked for (req/s, 1 event per POST over the spread conversations); 0 = idle. */
   loadRate: number;
-  load: { sent: number; ok: number; notOk: number; reqPerSec: number; p50: number; p99: number } | null;
+  load: { sent: number; ok: number; notOk: number; statuses: Record<string, number>; reqPerSec: number; p50: number; p99: number } | null;
   probesSent: number;
   probesAcked: number;
+  /** Answers to the probes by status (0: the connection failed without one). */
+  probeStatuses: Record<string, number>;
   ack: Latency;
   conversation: SocketLatency;
   inbox: SocketLatency;
@@ -238,12 +240,14 @@ export async function measureLevel(options: {
       sent: loadResult.sent,
       ok: loadResult.ok,
       notOk: loadResult.sent - loadResult.ok,
+      statuses: loadResult.statuses,
       reqPerSec: loadResult.reqPerSec,
       p50: loadResult.latencyMs.p50,
       p99: loadResult.latencyMs.p99,
     },
     probesSent: results.length,
     probesAcked: acked.length,
+    probeStatuses: Object.fromEntries([...Map.groupBy(results, (r) => String(r.status))].map(([status, rs]) => [status, rs.length])),
     ack: summary(acked.map((r) => r.ackAt - r.sentAt)),
     conversation: latencies(messageFrame),
     inbox: latencies(inboxFrame),
