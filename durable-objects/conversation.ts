@@ -531,7 +531,14 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       // Sends leave in the order agents wrote them: a head waiting for its retry holds the rest.
       if (!head || head.next_at > now) return attempted;
       const fromRev = this.state!.rev;
-      await this.attempt(head, now);
+      try {
+        await this.attempt(head, now);
+      } catch (error) {
+        // D1 or the vault failed before Meta was called: nothing was sent, try again shortly.
+        console.warn(`conversation ${this.state!.conversation_id}: send attempt could not start`, error);
+        this.retryLater(head, now + 30_000, null);
+        return true;
+      }
       const batch = this.collectMirror(fromRev);
       this.publish(fromRev);
       try {
