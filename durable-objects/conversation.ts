@@ -19,6 +19,7 @@ import {
   type ReactionReceipt,
   type StatusReceipt,
 } from "./message-state.ts";
+import { pruneBefore, type PruneResult } from "./retention.ts";
 
 export type ConversationHeader = {
   conversationId: string;
@@ -480,6 +481,11 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       },
       messages,
     };
+  }
+
+  /** Retention: deletes messages older than `before` and their receipts, in one transaction. */
+  async pruneBefore(before: number): Promise<PruneResult> {
+    return this.ctx.storage.transactionSync(() => pruneBefore(this.sql, before));
   }
 }
 
