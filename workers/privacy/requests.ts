@@ -76,20 +76,27 @@ export async function claimDue(db: D1Database, kinds: RightsRequestKind[], now: 
     .limit(limit);
   const claimed: RightsRequest[] = [];
   for (const { id } of candidates) {
-    const [row] = await d
-      .update(rightsRequests)
-      .set({ status: "in_progress", leaseUntil: now + LEASE_MS })
-      .where(
-        and(
-          eq(rightsRequests.id, id),
-          inArray(rightsRequests.status, ["received", "in_progress"]),
-          or(isNull(rightsRequests.leaseUntil), lt(rightsRequests.leaseUntil, now)),
-        ),
-      )
-      .returning();
+    const row = await claimRequest(db, id, now);
     if (row) claimed.push(row);
   }
   return claimed;
+}
+
+/** Claims one open request whose work is due; null when it is closed, not due, or someone holds it. */
+export async function claimRequest(db: D1Database, id: string, now: number): Promise<RightsRequest | null> {
+  const [row] = await drizzle(db)
+    .update(rightsRequests)
+    .set({ status: "in_progress", leaseUntil: now + LEASE_MS })
+    .where(
+      and(
+        eq(rightsRequests.id, id),
+        inArray(rightsRequests.status, ["received", "in_progress"]),
+        lte(rightsRequests.notBefore, now),
+        or(isNull(rightsRequests.leaseUntil), lt(rightsRequests.leaseUntil, now)),
+      ),
+    )
+    .returning();
+  return row ?? null;
 }
 
 /** Closes a request; `clearSubject` drops an outside identifier the ledger no longer needs. */

@@ -538,10 +538,20 @@ auth.openapi(
   createRoute({
     method: "get",
     path: "/me",
-    summary: "The signed-in user's profile",
-    responses: { 200: { description: "Profile", content: { "application/json": { schema: User } } }, 401: errorDoc("Not signed in") },
+    summary: "The signed-in user's profile; policyAcceptanceRequired when a new privacy-policy version awaits acceptance",
+    responses: {
+      200: { description: "Profile", content: { "application/json": { schema: User.extend({ policyAcceptanceRequired: z.boolean() }) } } },
+      401: errorDoc("Not signed in"),
+    },
   }),
-  async (c) => c.json(publicUser(c.var.user), 200),
+  async (c) => {
+    const accepted = await drizzle(c.env.DB)
+      .select()
+      .from(policyAcceptances)
+      .where(and(eq(policyAcceptances.userId, c.var.user.id), eq(policyAcceptances.version, POLICY_VERSION)))
+      .get();
+    return c.json({ ...publicUser(c.var.user), policyAcceptanceRequired: accepted === undefined }, 200);
+  },
 );
 
 auth.openapi(
