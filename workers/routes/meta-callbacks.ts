@@ -23,7 +23,8 @@ export function callbackSecrets(env: Cloudflare.Env): string[] {
 
 export async function readSignedRequest(request: Request): Promise<string | null> {
   if (Number(request.headers.get("content-length") ?? 0) > MAX_FORM_BYTES) return null;
-  const text = await request.text();
+  // Decoded by hand: .text() on a form body makes workerd warn that it may not be text.
+  const text = new TextDecoder().decode(await request.arrayBuffer());
   if (text.length > MAX_FORM_BYTES) return null;
   return new URLSearchParams(text).get("signed_request");
 }
