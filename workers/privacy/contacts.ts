@@ -5,7 +5,8 @@
  * and every Durable Object, or restrict them. Each action is audited and recorded as a rights
  * request whose receipt names categories and counts, never the person.
  */
-import { and, asc, eq, like, or } from "drizzle-orm";
+import { and, asc, eq, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { drizzle } from "drizzle-orm/d1";
 import { auditStatement } from "../audit.ts";
 import { eraseConversations } from "../channels/disconnect.ts";
@@ -23,9 +24,12 @@ export async function isContactRestricted(db: D1Database, contactId: string): Pr
   return (await drizzle(db).select({ id: contactRestrictions.contactId }).from(contactRestrictions).where(eq(contactRestrictions.contactId, contactId)).get()) !== undefined;
 }
 
+/** `column` contains `text` literally: `%` and `_` typed by the admin are not wildcards. */
+const contains = (column: SQLiteColumn, text: string): SQL =>
+  sql`${column} LIKE ${`%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} ESCAPE '\\'`;
+
 /** Contacts matching a name or username (part of it) or an exact wa_id, BSUID, IGSID or PSID. */
 export async function searchContacts(db: D1Database, workspaceId: string, q: string) {
-  const pattern = `%${q.replaceAll("\\", "\\\\").replaceAll("%", "\\%").replaceAll("_", "\\_")}%`;
   const d = drizzle(db);
   const rows = await d
     .select({ contact: contacts, kind: channels.kind, restrictedAt: contactRestrictions.restrictedAt })
@@ -35,7 +39,7 @@ export async function searchContacts(db: D1Database, workspaceId: string, q: str
     .where(
       and(
         eq(contacts.workspaceId, workspaceId),
-        or(like(contacts.name, pattern), like(contacts.username, pattern), eq(contacts.waId, q), eq(contacts.identity, q), eq(contacts.bsuid, q)),
+        or(contains(contacts.name, q), contains(contacts.username, q), eq(contacts.waId, q), eq(contacts.identity, q), eq(contacts.bsuid, q)),
       ),
     )
     .orderBy(asc(contacts.name), asc(contacts.id))
