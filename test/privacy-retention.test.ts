@@ -115,7 +115,7 @@ describe("sweeps", () => {
   });
 
   it("runs on the cron configured in wrangler.toml", () => {
-    expect(wranglerToml).toContain(`"${RETENTION_CRON}"`);
+    expect(JSON.parse(/^crons = (\[.*\])$/m.exec(wranglerToml)![1]!)).toContain(RETENTION_CRON);
   });
 });
 
