@@ -55,6 +55,14 @@ export function completedRequest(
   return newRequest({ ...fields, status: "completed", completedAt: now }, now);
 }
 
+/** Open, due, and not held by a live lease (an expired one is a crashed worker's). */
+const claimable = (now: number) =>
+  and(
+    inArray(rightsRequests.status, ["received", "in_progress"]),
+    lte(rightsRequests.notBefore, now),
+    or(isNull(rightsRequests.leaseUntil), lt(rightsRequests.leaseUntil, now)),
+  );
+
 /**
  * Claims up to `limit` requests of `kinds` whose work is due and unclaimed (or whose claim expired).
  * The UPDATE decides: of two runs racing for a row, only one sees its lease written.
@@ -64,14 +72,7 @@ export async function claimDue(db: D1Database, kinds: RightsRequestKind[], now: 
   const candidates = await d
     .select({ id: rightsRequests.id })
     .from(rightsRequests)
-    .where(
-      and(
-        inArray(rightsRequests.kind, kinds),
-        inArray(rightsRequests.status, ["received", "in_progress"]),
-        lte(rightsRequests.notBefore, now),
-        or(isNull(rightsRequests.leaseUntil), lt(rightsRequests.leaseUntil, now)),
-      ),
-    )
+    .where(and(inArray(rightsRequests.kind, kinds), claimable(now)))
     .orderBy(rightsRequests.notBefore)
     .limit(limit);
   const claimed: RightsRequest[] = [];
@@ -87,14 +88,7 @@ export async function claimRequest(db: D1Database, id: string, now: number): Pro
   const [row] = await drizzle(db)
     .update(rightsRequests)
     .set({ status: "in_progress", leaseUntil: now + LEASE_MS })
-    .where(
-      and(
-        eq(rightsRequests.id, id),
-        inArray(rightsRequests.status, ["received", "in_progress"]),
-        lte(rightsRequests.notBefore, now),
-        or(isNull(rightsRequests.leaseUntil), lt(rightsRequests.leaseUntil, now)),
-      ),
-    )
+    .where(and(eq(rightsRequests.id, id), claimable(now)))
     .returning();
   return row ?? null;
 }

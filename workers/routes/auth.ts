@@ -108,15 +108,18 @@ const publicUser = (u: UserRow) => ({
 
 export const auth = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
+/** The user's acceptance of the policy version in force, if any: without it they must accept again. */
+const currentPolicyAcceptance = (db: D1Database, userId: string) =>
+  drizzle(db)
+    .select()
+    .from(policyAcceptances)
+    .where(and(eq(policyAcceptances.userId, userId), eq(policyAcceptances.version, POLICY_VERSION)))
+    .get();
+
 async function me(c: { env: Cloudflare.Env }, user: UserRow, sessionId: string) {
-  const db = drizzle(c.env.DB);
   const [rows, accepted] = await Promise.all([
     workspacesOf(c.env.DB, user.id),
-    db
-      .select()
-      .from(policyAcceptances)
-      .where(and(eq(policyAcceptances.userId, user.id), eq(policyAcceptances.version, POLICY_VERSION)))
-      .get(),
+    currentPolicyAcceptance(c.env.DB, user.id),
   ]);
   return {
     user: publicUser(user),
@@ -545,11 +548,7 @@ auth.openapi(
     },
   }),
   async (c) => {
-    const accepted = await drizzle(c.env.DB)
-      .select()
-      .from(policyAcceptances)
-      .where(and(eq(policyAcceptances.userId, c.var.user.id), eq(policyAcceptances.version, POLICY_VERSION)))
-      .get();
+    const accepted = await currentPolicyAcceptance(c.env.DB, c.var.user.id);
     return c.json({ ...publicUser(c.var.user), policyAcceptanceRequired: accepted === undefined }, 200);
   },
 );
