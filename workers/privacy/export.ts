@@ -6,7 +6,7 @@
  * request's `waitUntil` first, the scheduled run if that was cut short. A restart resumes where
  * the last committed step left off; chunks live in D1 until the export expires.
  */
-import { and, asc, eq, gt, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, isNull, lt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { auditStatement } from "../audit.ts";
@@ -285,7 +285,7 @@ export function exportStream(db: D1Database, job: ExportJob): ReadableStream<Uin
       const rows = await drizzle(db)
         .select({ seq: exportChunks.seq, data: exportChunks.data })
         .from(exportChunks)
-        .where(and(eq(exportChunks.jobId, job.id), gt(exportChunks.seq, seq - 1)))
+        .where(and(eq(exportChunks.jobId, job.id), gte(exportChunks.seq, seq)))
         .orderBy(asc(exportChunks.seq))
         .limit(20);
       for (const row of rows) controller.enqueue(encoder.encode(`${row.seq === 0 ? "" : ","}${row.data}`));

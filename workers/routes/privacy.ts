@@ -36,7 +36,7 @@ import {
   subjectOfUser,
   subjectOfVisitor,
 } from "../privacy/consent.ts";
-import { eraseContact, exportContact, findContact, isContactRestricted, searchContacts, setContactRestriction } from "../privacy/contacts.ts";
+import { eraseContact, exportContact, findContact, isContactRestricted, searchContacts, setContactRestriction, type Contact } from "../privacy/contacts.ts";
 import { advanceExport, exportStream, requestExport, type ExportJob } from "../privacy/export.ts";
 import { completedRequest, publicRequest, requestsOfUser } from "../privacy/requests.ts";
 import { retentionPreview } from "../privacy/retention.ts";
@@ -141,14 +141,11 @@ privacyRoutes.openapi(
     const userId = c.var.user.id;
     const now = Date.now();
     await setPrivacySwitches(c.env.DB, userId, change, now);
-    const db = drizzle(c.env.DB);
     const requests = [
       ...(change.processingRestricted === undefined ? [] : [{ kind: "restriction" as const, on: change.processingRestricted }]),
       ...(change.analyticsObjection === undefined ? [] : [{ kind: "objection" as const, on: change.analyticsObjection }]),
-    ].map(({ kind, on }) =>
-      db.insert(rightsRequests).values(completedRequest({ kind, subjectType: "user", subjectId: userId, source: "self_service", outcome: on ? "Switched on" : "Switched off" }, now)),
-    );
-    for (const insert of requests) await insert;
+    ].map(({ kind, on }) => completedRequest({ kind, subjectType: "user", subjectId: userId, source: "self_service", outcome: on ? "Switched on" : "Switched off" }, now));
+    if (requests.length > 0) await drizzle(c.env.DB).insert(rightsRequests).values(requests);
     await audit(c.env.DB, { action: "privacy.switches_changed", actorUserId: userId, targetType: "user", targetId: userId, detail: change });
     return c.json(await privacySwitches(c.env.DB, userId), 200);
   },
@@ -379,7 +376,7 @@ export const hideRestrictedConversations = () =>
 workspacePrivacyRoutes.use("/workspaces/:workspaceId/conversations/:conversationId", hideRestrictedConversations());
 workspacePrivacyRoutes.use("/workspaces/:workspaceId/conversations/:conversationId/*", hideRestrictedConversations());
 
-async function contactOr404<T>(c: Parameters<Parameters<typeof workspacePrivacyRoutes.openapi>[1]>[0], contactId: string, then: (contact: NonNullable<Awaited<ReturnType<typeof findContact>>>) => Promise<T>) {
+async function contactOr404<T>(c: Context<WorkspaceEnv>, contactId: string, then: (contact: Contact) => Promise<T>) {
   const contact = await findContact(c.env.DB, c.var.workspaceId, contactId);
   return contact ? then(contact) : errorResponse(c, 404, "not_found", "No such contact in this workspace");
 }
