@@ -65,6 +65,9 @@ describe("canary scan", () => {
     const [contact] = (await api(`/workspaces/${admin.workspaceId}/privacy/contacts?q=${markers.psid}`, { as: admin })).body.contacts;
     expect((await api(`/workspaces/${admin.workspaceId}/privacy/contacts/${contact.id}/erasure`, { as: admin, body: {} })).status).toBe(200);
     expect((await api("/me/deletion", { as: user, body: { password: PASSWORD } })).status).toBe(202);
+    // The customer writes again after the channel was disconnected: the webhook waits in quarantine.
+    const late = await postOk(whatsappPost([{ contacts: [{ profile: { name: markers.contactName }, wa_id: markers.contactPhone }], messages: [{ from: markers.contactPhone, id: `wamid.CANARY_LATE_${tag}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: markers.messageText } }] }]));
+    expect(late.quarantined).toBe(1);
     await runRetentionCron(Date.now() + 8 * DAY);
 
     const everything = [await dumpD1(), await dumpConversationObject(userConversation), await dumpConversationObject(contactConversation)].join("\n");

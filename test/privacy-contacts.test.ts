@@ -84,9 +84,17 @@ describe("contact tools", () => {
     expect(contact.conversationId).toBe(conversation);
     expect((await api(contactPath(agent, contact.id, "erasure"), { as: agent, body: {} })).status).toBe(403);
 
+    // A webhook about them that could not be routed keeps Meta's payload in quarantine: it goes too.
+    const quarantined = (id: string, payload: object) =>
+      sql(`INSERT INTO quarantine (id, dedupe_key, received_at, reason, detail, payload) VALUES (?1, ?1, ?2, 'unknown_account', 'test', ?3)`, id, Date.now(), JSON.stringify(payload));
+    await quarantined(`q-${WA_ID}`, { from: WA_ID, text: `contact-marker-${WA_ID}` });
+    const unrelated = `q-${crypto.randomUUID()}`;
+    await quarantined(unrelated, { from: "15550009999" });
+
     const { status, body: receipt } = await api(contactPath(admin, contact.id, "erasure"), { as: admin, body: {} });
     expect(status).toBe(200);
-    expect(receipt).toMatchObject({ categories: expect.arrayContaining(["contact_profile", "messages"]), messagesErased: 1, places: ["d1", "durable_object"] });
+    expect(receipt).toMatchObject({ categories: expect.arrayContaining(["contact_profile", "messages"]), messagesErased: 1, quarantinedPayloadsErased: 1, places: ["d1", "durable_object"] });
+    expect(await sql(`SELECT id FROM quarantine WHERE id IN (?, ?)`, `q-${WA_ID}`, unrelated)).toEqual([{ id: unrelated }]);
     const text = JSON.stringify(receipt);
     for (const personal of [WA_ID, "Customer", contact.id]) expect(text).not.toContain(personal);
 

@@ -25,6 +25,7 @@ import {
   invitations,
   memberships,
   policyAcceptances,
+  quarantine,
   retentionPolicies,
   rightsRequests,
   sessions,
@@ -104,16 +105,20 @@ export async function deactivateAccount(env: Cloudflare.Env, userId: string, pla
   await endAllSessions(env.DB, userId);
   // LEAD HOOK (live connections): close this user's WebSockets here, e.g. `await disconnectUser(env, userId)`.
   // Revoked sessions already stop new tickets; open sockets need the lead's live registry.
-  const live = plan.deleted.length
-    ? await db
-        .select()
-        .from(channels)
-        .where(and(inArray(channels.workspaceId, plan.deleted.map((w) => w.id)), inArray(channels.status, ["active", "needs_reconnection"])))
-    : [];
+  await disconnectLiveChannels(env, plan.deleted, userId);
+  return request;
+}
+
+/** Withdraws our access at Meta for every still-live channel of these workspaces (idempotent). */
+async function disconnectLiveChannels(env: Cloudflare.Env, workspaceRefs: WorkspaceRef[], userId: string): Promise<void> {
+  if (workspaceRefs.length === 0) return;
+  const live = await drizzle(env.DB)
+    .select()
+    .from(channels)
+    .where(and(inArray(channels.workspaceId, workspaceRefs.map((w) => w.id)), inArray(channels.status, ["active", "needs_reconnection"])));
   for (const channel of live) {
     await disconnectChannel(env, channel, { action: "channel.disconnected", actorUserId: userId, detail: { via: "account_deletion" } });
   }
-  return request;
 }
 
 /** The erasure of this user still waiting for its grace period to end, if any. */
@@ -161,7 +166,12 @@ export async function eraseWorkspace(env: Cloudflare.Env, workspaceId: string): 
     total.conversations += erased.conversations;
     total.messages += erased.messages;
   }
+  // Webhooks for its accounts that arrived after they were disconnected wait in quarantine: they go too.
+  const accounts = (await db.select({ externalId: channels.externalId, wabaId: channels.wabaId, pageId: channels.pageId }).from(channels).where(eq(channels.workspaceId, workspaceId)))
+    .flatMap((a) => [a.externalId, a.wabaId, a.pageId])
+    .filter((id): id is string => !!id);
   await db.batch([
+    db.delete(quarantine).where(and(eq(quarantine.reason, "unknown_account"), inArray(quarantine.accountId, accounts.length ? accounts : [""]))),
     db.delete(contacts).where(eq(contacts.workspaceId, workspaceId)),
     db.delete(contactRestrictions).where(eq(contactRestrictions.workspaceId, workspaceId)),
     db.delete(channelSecrets).where(eq(channelSecrets.workspaceId, workspaceId)),
@@ -187,6 +197,8 @@ export async function eraseAccount(env: Cloudflare.Env, request: RightsRequest, 
   const db = drizzle(env.DB);
   const user = await db.select({ email: users.email }).from(users).where(eq(users.id, userId)).get();
   const plan = await planAccountDeletion(env.DB, userId);
+  // Normally done at deactivation already; this covers a deactivation that stopped half-way.
+  await disconnectLiveChannels(env, plan.deleted, userId);
   const erased = { conversations: 0, messages: 0 };
   for (const workspace of plan.deleted) {
     const result = await eraseWorkspace(env, workspace.id);

@@ -11,6 +11,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { auditStatement } from "../audit.ts";
 import { eraseConversations } from "../channels/disconnect.ts";
 import { channels, contactRestrictions, contacts, conversations, messages, rightsRequests } from "../db/schema.ts";
+import { purgeQuarantineMentioning } from "./quarantine.ts";
 import { completedRequest } from "./requests.ts";
 
 export type Contact = typeof contacts.$inferSelect;
@@ -91,11 +92,13 @@ export async function exportContact(env: Cloudflare.Env, contact: Contact, actor
 /** Erases a contact and their conversation everywhere; answers with the deletion receipt. */
 export async function eraseContact(env: Cloudflare.Env, contact: Contact, actorUserId: string, now = Date.now()) {
   const erased = await eraseConversations(env, [conversationOfContact(contact.id)]);
+  const quarantined = await purgeQuarantineMentioning(env.DB, [contact.identity, contact.waId, contact.bsuid].filter((id): id is string => !!id));
   const receipt = {
     erasedAt: now,
-    categories: ["contact_profile", "conversation_index", "messages", "media_references", "receipts", "restriction_flag"],
+    categories: ["contact_profile", "conversation_index", "messages", "media_references", "receipts", "restriction_flag", "quarantined_payloads"],
     conversationsErased: erased.conversations,
     messagesErased: erased.messages,
+    quarantinedPayloadsErased: quarantined,
     places: ["d1", "durable_object"],
   };
   // The ledger keeps the request, not the person: the contact id pointed at rows that are gone.

@@ -11,6 +11,7 @@ import { auditStatement } from "../audit.ts";
 import { eraseConversations } from "../channels/disconnect.ts";
 import { endChannel } from "../channels/store.ts";
 import { channels, contacts, rightsRequests } from "../db/schema.ts";
+import { purgeQuarantineMentioning } from "./quarantine.ts";
 import { claimRequest, closeRequest, confirmationCode, newRequest, type RightsRequest } from "./requests.ts";
 
 export const deletionStatusPath = (code: string) => `/privacy/deletion/${code}`;
@@ -39,6 +40,7 @@ export async function processMetaDeletion(env: Cloudflare.Env, request: RightsRe
   let channelsRevoked = 0;
   let contactsErased = 0;
   let messagesErased = 0;
+  let quarantinedPayloadsErased = 0;
   if (metaUserId) {
     for (const channel of await db.select().from(channels).where(eq(channels.metaUserId, metaUserId))) {
       if (channel.status === "active" || channel.status === "needs_reconnection") {
@@ -53,14 +55,16 @@ export async function processMetaDeletion(env: Cloudflare.Env, request: RightsRe
       .where(or(eq(contacts.identity, metaUserId), eq(contacts.bsuid, metaUserId), eq(contacts.waId, metaUserId)));
     contactsErased = known.length;
     messagesErased = (await eraseConversations(env, known.map((c) => c.id.slice("ct_".length)))).messages;
+    quarantinedPayloadsErased = await purgeQuarantineMentioning(env.DB, [metaUserId]);
   }
   const receipt = {
     requestId: request.id,
     erasedAt: now,
-    categories: ["channel_tokens", "meta_user_link", "contact_profiles", "messages", "media_references"],
+    categories: ["channel_tokens", "meta_user_link", "contact_profiles", "messages", "media_references", "quarantined_payloads"],
     channelsRevoked,
     contactsErased,
     messagesErased,
+    quarantinedPayloadsErased,
   };
   const found = channelsRevoked + contactsErased > 0;
   await drizzle(env.DB).batch([
