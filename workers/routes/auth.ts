@@ -264,7 +264,7 @@ auth.openapi(
 );
 
 /** A valid hash of a random password, for constant-work sign-in failures. */
-const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${"A".repeat(22)}==$${"A".repeat(43)}=`;
+export const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${"A".repeat(22)}==$${"A".repeat(43)}=`;
 
 auth.openapi(
   createRoute({

@@ -14,6 +14,7 @@ import { WorkspaceParam, errorDoc, errorResponses, jsonBody } from "../api-schem
 import { audit } from "../audit.ts";
 import { optionalSession, type AuthEnv, type OptionalAuthEnv } from "../auth/middleware.ts";
 import { verifyPassword } from "../auth/password.ts";
+import { DUMMY_HASH } from "./auth.ts";
 import { issueToken, verifyToken } from "../auth/signed-link.ts";
 import { requirePermission, type WorkspaceEnv } from "../auth/workspace-access.ts";
 import { clientHash } from "../client-hash.ts";
@@ -269,8 +270,9 @@ publicPrivacyRoutes.openapi(
       return errorResponse(c, 429, "too_many_attempts", `Too many attempts; try again in ${verdict.retryAfterSeconds} s`);
     }
     const user = await drizzle(c.env.DB).select().from(users).where(eq(users.email, email)).get();
-    const pending = user ? await pendingErasure(c.env.DB, user.id) : undefined;
-    const passwordOk = user ? (await verifyPassword(password, user.passwordHash, c.env.PASSWORD_PEPPER)).ok : false;
+    // Always one hash to check, so timing does not tell which accounts exist.
+    const passwordOk = (await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH, c.env.PASSWORD_PEPPER)).ok;
+    const pending = user && passwordOk ? await pendingErasure(c.env.DB, user.id) : undefined;
     if (!user || !pending || !passwordOk) return errorResponse(c, 401, "invalid_credentials", "Wrong email or password, or no account deletion to cancel");
     await cancelAccountDeletion(c.env, user.id, pending);
     return c.json({ ok: true as const }, 200);
