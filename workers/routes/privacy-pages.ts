@@ -68,7 +68,6 @@ export const privacyPages = new Hono<{ Bindings: Cloudflare.Env }>()
       ? await drizzle(c.env.DB).select().from(rightsRequests).where(eq(rightsRequests.confirmationCode, code)).get()
       : undefined;
     c.header("Cache-Control", "no-store");
-    c.header("Referrer-Policy", "no-referrer");
     if (!request) return c.html(page("Deletion request not found", "<p>No request has this confirmation code. Check the link you were given.</p>"), 404);
     const refusal = request.status === "refused" ? `<p>Why: ${escape(request.outcome ?? "")}</p>` : "";
     return c.html(
