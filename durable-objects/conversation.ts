@@ -24,6 +24,7 @@ import { sendPermission, sendWindow, FREE_ENTRY_WINDOW_MS, type SendWindow } fro
 import { acceptLiveSocket, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
 import { STATUS_RANK, deriveReactions, deriveStatus, preview, tombstone, type Reaction, type ReactionReceipt, type StatusReceipt } from "./message-state.ts";
 import { MAX_SEND_ATTEMPTS, outboundContent, retryDelay, sendError } from "./outbox.ts";
+import { pruneBefore, type PruneResult } from "./retention.ts";
 
 export type ConversationHeader = {
   conversationId: string;
@@ -1009,6 +1010,11 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       },
       messages,
     };
+  }
+
+  /** Retention: deletes messages older than `before` and their receipts, in one transaction. */
+  async pruneBefore(before: number): Promise<PruneResult> {
+    return this.ctx.storage.transactionSync(() => pruneBefore(this.sql, before));
   }
 }
 

@@ -128,15 +128,18 @@ const publicUser = (u: UserRow) => ({
 
 export const auth = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
+/** The user's acceptance of the policy version in force, if any: without it they must accept again. */
+const currentPolicyAcceptance = (db: D1Database, userId: string) =>
+  drizzle(db)
+    .select()
+    .from(policyAcceptances)
+    .where(and(eq(policyAcceptances.userId, userId), eq(policyAcceptances.version, POLICY_VERSION)))
+    .get();
+
 async function me(c: { env: Cloudflare.Env }, user: UserRow, sessionId: string) {
-  const db = drizzle(c.env.DB);
   const [rows, accepted] = await Promise.all([
     workspacesOf(c.env.DB, user.id),
-    db
-      .select()
-      .from(policyAcceptances)
-      .where(and(eq(policyAcceptances.userId, user.id), eq(policyAcceptances.version, POLICY_VERSION)))
-      .get(),
+    currentPolicyAcceptance(c.env.DB, user.id),
   ]);
   return {
     user: publicUser(user),
@@ -281,7 +284,7 @@ auth.openapi(
 );
 
 /** A valid hash of a random password, for constant-work sign-in failures. */
-const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${"A".repeat(22)}==$${"A".repeat(43)}=`;
+export const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${"A".repeat(22)}==$${"A".repeat(43)}=`;
 
 auth.openapi(
   createRoute({
@@ -558,10 +561,16 @@ auth.openapi(
   createRoute({
     method: "get",
     path: "/me",
-    summary: "The signed-in user's profile",
-    responses: { 200: { description: "Profile", content: { "application/json": { schema: User } } }, 401: errorDoc("Not signed in") },
+    summary: "The signed-in user's profile; policyAcceptanceRequired when a new privacy-policy version awaits acceptance",
+    responses: {
+      200: { description: "Profile", content: { "application/json": { schema: User.extend({ policyAcceptanceRequired: z.boolean() }) } } },
+      401: errorDoc("Not signed in"),
+    },
   }),
-  async (c) => c.json(publicUser(c.var.user), 200),
+  async (c) => {
+    const accepted = await currentPolicyAcceptance(c.env.DB, c.var.user.id);
+    return c.json({ ...publicUser(c.var.user), policyAcceptanceRequired: accepted === undefined }, 200);
+  },
 );
 
 auth.openapi(
