@@ -45,8 +45,12 @@ import { countMessages, integrity, sampleConversations, waitForMirror, type ApiS
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WEBHOOK_PATH = "/webhooks/meta";
-/** Senders of the background load while live latency is measured. */
-const LIVE_LOAD_CONNECTIONS = 16;
+/**
+ * Senders of the background load while live latency is measured: at most 16, and a divisor of the
+ * rate, because autocannon splits `overallRate` and `amount` evenly over the connections and the
+ * faster ones would otherwise finish early, leaving the rest of the level below the stated rate.
+ */
+const liveLoadConnections = (rate: number) => Array.from({ length: 16 }, (_, i) => 16 - i).find((n) => rate % n === 0) ?? 1;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -98,7 +102,7 @@ if (args.help) {
   --wait-idle <s>         before each cell, wait up to this long for other processes to go quiet (default 20)
   --retries <n>           measure a cell again (up to n times, 3n times per run) if other processes were busy
                           meanwhile (default 2)
-  --live <list>           background load (req/s, 1 event/POST over the spread conversations, 16 senders) at which
+  --live <list>           background load (whole req/s, 1 event/POST over the spread conversations, ≤ 16 senders) at which
                           to measure webhook → WebSocket latency; 0 = idle, "none" skips it (default 0,50,100)
   --live-duration <s>     seconds of probing per load level (default 10; quick: 3)
   --live-probes <n>       probe webhooks per second (default 10)
@@ -145,7 +149,7 @@ const config = {
   catchUpTimeoutMs: positive(args["catchup-timeout"], "catchup-timeout") * 1000,
   waitIdleSec: positive(args["wait-idle"] ?? (args.quick ? "5" : "20"), "wait-idle"),
   retries: Math.floor(positive(args.retries ?? (args.quick ? "0" : "2"), "retries")),
-  live: args.live.trim() === "none" ? [] : args.live.split(",").map((x) => positive(x.trim(), "live")),
+  live: args.live.trim() === "none" ? [] : args.live.split(",").map((x) => (x.trim() === "0" ? 0 : numberList(x)[0]!)),
   liveDurationSec: positive(args["live-duration"] ?? (args.quick ? "3" : "10"), "live-duration"),
   liveProbesPerSec: numberList(args["live-probes"])[0]!,
   liveSockets: numberList(args["live-sockets"])[0]!,
@@ -214,6 +218,21 @@ const log = (message: string) => process.stderr.write(`${message}\n`);
 /** Both workerd processes (the stack's and the bare Worker's), for machine-wide CPU accounting. */
 const ownWorkerdPids = () => [app?.pid ?? null, bare?.pid ?? null].filter((p): p is number => p !== null);
 
+type Usage = { at: number; system: ReturnType<typeof sampleSystem>; ours: number };
+
+/** Machine-wide CPU time so far, and this benchmark's own (its workerd processes and this Node process). */
+function usage(): Usage {
+  const ours = ownWorkerdPids().reduce((n, pid) => n + (sampleProcess(pid)?.cpuMs ?? 0), 0) + nodeCpuMs();
+  return { at: performance.now(), system: sampleSystem(), ours };
+}
+
+/** Cores other processes used between two samples (kernel threads excluded), or null without /proc. */
+function othersCores(a: Usage, b: Usage): number | null {
+  if (!a.system || !b.system) return null;
+  const busy = b.system.busyMs - a.system.busyMs - (b.system.kernelThreadsMs - a.system.kernelThreadsMs);
+  return Math.max(0, busy - (b.ours - a.ours)) / (b.at - a.at);
+}
+
 /**
  * Waits (up to `--wait-idle` seconds) until other processes use less than a quarter of a core, so a
  * test run elsewhere on the machine does not end up in the numbers. Cells measured while others were
@@ -223,16 +242,8 @@ async function waitForQuiet(): Promise<void> {
   const deadline = performance.now() + config.waitIdleSec * 1000;
   let warned = false;
   while (true) {
-    const mine = () => ownWorkerdPids().reduce((n, pid) => n + (sampleProcess(pid)?.cpuMs ?? 0), 0) + nodeCpuMs();
-    const a = sampleSystem();
-    const m0 = mine();
-    const t0 = performance.now();
-    await sleep(300);
-    const b = sampleSystem();
-    const m1 = mine();
-    if (!a || !b) return;
-    const others = (b.busyMs - a.busyMs - (b.kernelThreadsMs - a.kernelThreadsMs) - (m1 - m0)) / (performance.now() - t0);
-    if (others < 0.25) return;
+    const others = othersCores(usage(), await sleep(300).then(usage));
+    if (others === null || others < 0.25) return;
     if (performance.now() > deadline) {
       log(`  (other processes still use ${others.toFixed(2)} cores; measuring anyway)`);
       return;
@@ -383,7 +394,8 @@ let finalIntegrity: IntegrityCheck | null = null;
 let samples: ApiSample[] = [];
 const ackedPerCustomer = new Map<string, number>();
 let unackedEventsTotal = 0;
-const live: LiveLevel[] = [];
+/** The live levels, with the stack's workerd busy share and the CPU other processes used meanwhile. */
+const live: (LiveLevel & { workerdCpuShare: number | null; otherCpuCores: number | null })[] = [];
 let liveError: string | null = null;
 
 const stopSignals = () => {
@@ -544,6 +556,8 @@ try {
       for (const [i, loadRate] of config.live.entries()) {
         stage = `measuring at ${loadRate} req/s`;
         await waitForQuiet();
+        const before = usage();
+        const workerdBefore = sampleProcess(app.pid);
         const level = await measureLevel({
           webhookUrl,
           factory,
@@ -551,16 +565,21 @@ try {
           inbox,
           cell: 2000 + 2 * i,
           loadRate,
-          loadConnections: LIVE_LOAD_CONNECTIONS,
+          loadConnections: liveLoadConnections(loadRate),
           durationSec: config.liveDurationSec,
           probesPerSec: config.liveProbesPerSec,
           waitMs: 10_000,
         });
-        live.push(level);
+        const after = usage();
+        const workerdAfter = sampleProcess(app.pid);
+        const otherCpuCores = othersCores(before, after);
+        const workerdCpuShare = workerdBefore && workerdAfter ? (workerdAfter.cpuMs - workerdBefore.cpuMs) / (after.at - before.at) : null;
+        live.push({ ...level, workerdCpuShare, otherCpuCores });
         log(
           `  ${liveLoadLabel(level)}: conversation socket p50 ${ms(level.conversation.p50)} p95 ${ms(level.conversation.p95)} lost ${level.conversation.lost}, ` +
             `inbox socket p50 ${ms(level.inbox.p50)} p95 ${ms(level.inbox.p95)} lost ${level.inbox.lost} (${level.probesAcked}/${level.probesSent} probes acknowledged; ` +
             `answers ${Object.entries(level.probeStatuses).map(([status, n]) => `${status}×${n}`).join(" ")}` +
+            `${otherCpuCores !== null && otherCpuCores > 0.1 ? `; other processes used ${otherCpuCores.toFixed(2)} cores meanwhile` : ""}` +
             `${level.load ? `; load answers ${Object.entries(level.load.statuses).map(([status, n]) => `${status}×${n}`).join(" ")}` : ""})`,
         );
       }
@@ -714,6 +733,7 @@ const latencyCells = (l: { count: number; lost: number; p50: number; p95: number
 const liveTables = tables(
   [
     "background load",
+    "senders",
     "achieved",
     "load non-2xx",
     "probes acked/sent",
@@ -731,9 +751,12 @@ const liveTables = tables(
     "inbox max",
     "inbox frames/s",
     "sockets closed",
+    "workerd busy",
+    "other CPU",
   ],
   live.map((l) => [
     liveLoadLabel(l),
+    l.load ? String(liveLoadConnections(l.loadRate)) : "–",
     l.load ? `${fmt(l.load.reqPerSec)} req/s` : "–",
     l.load ? String(l.load.notOk) : "–",
     `${l.probesAcked} / ${l.probesSent}`,
@@ -743,6 +766,8 @@ const liveTables = tables(
     ...latencyCells(l.inbox),
     l.inboxFramesPerSec.toFixed(0),
     String(l.socketsClosed),
+    pct(l.workerdCpuShare),
+    l.otherCpuCores === null ? "–" : l.otherCpuCores.toFixed(2),
   ]),
 );
 const aimsMd = [
@@ -808,7 +833,7 @@ if (liveError) process.stdout.write(`\nLIVE MEASUREMENT FAILED: ${liveError.spli
 if (live.length > 0) {
   process.stdout.write(
     `\nwebhook POST → WebSocket frame (${config.liveProbesPerSec} probes/s over ${config.liveSockets} conversation sockets + the inbox socket, ` +
-      `${config.liveDurationSec} s per level, load: 1 event/POST over ${config.conversations} conversations from ${LIVE_LOAD_CONNECTIONS} senders):\n` +
+      `${config.liveDurationSec} s per level, load: 1 event/POST over ${config.conversations} conversations):\n` +
       `${liveTables.text}\n\n`,
   );
 }
