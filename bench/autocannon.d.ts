@@ -25,6 +25,8 @@ declare module "autocannon" {
     duration?: number;
     /** Total requests; the run ends after all of them were answered. */
     amount?: number;
+    /** Requests per second over all connections (no limit by default). */
+    overallRate?: number;
     /** Seconds per request before it counts as a timeout. */
     timeout?: number;
     /** Milliseconds between samples (the run's end is noticed at the next sample). */

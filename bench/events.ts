@@ -79,6 +79,11 @@ export class EventFactory {
     return posts;
   }
 
+  /** One POST of one message from `customer`, signed now (the live latency probes). */
+  post(cell: number, customer: WaCustomer): SignedPost {
+    return this.#post(cell, [customer]);
+  }
+
   #post(cell: number, chosen: readonly WaCustomer[]): SignedPost {
     const prefix = this.prefix(cell);
     const now = Date.now();

@@ -7,7 +7,8 @@
  * autocannon: 1/16/64 concurrent senders × 1,000 conversations or one hot conversation × 1 or 20
  * events per POST. After every cell it waits for D1 to hold every acknowledged event and checks id
  * by id that nothing was lost or duplicated. Prints a table, writes bench/results/latest.json
- * (and latest.md). See BENCHMARKS.md.
+ * (and latest.md). Then the latency from webhook POST to the browser's WebSocket frames (bench/live.ts),
+ * at idle and under steady load. See BENCHMARKS.md.
  *
  *   npm run bench                      # default: 6 s cells, 5–10 minutes on 2 cores
  *   npm run bench -- --quick           # smoke run, under a minute
@@ -23,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { EventFactory, type SignedPost, type Spread } from "./events.ts";
+import { measureLevel, openLive, openProbes, signUp, type LiveLevel, type LiveSocket, type Probe } from "./live.ts";
 import { runLoad, type LoadResult } from "./load.ts";
 import {
   RuntimeLog,
@@ -33,6 +35,7 @@ import {
   nodeCpuMs,
   sampleProcess,
   sampleSystem,
+  joinDemo,
   seedDemo,
   startApp,
   startBare,
@@ -42,6 +45,12 @@ import { countMessages, integrity, sampleConversations, waitForMirror, type ApiS
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const WEBHOOK_PATH = "/webhooks/meta";
+/**
+ * Senders of the background load while live latency is measured: at most 16, and a divisor of the
+ * rate, because autocannon splits `overallRate` and `amount` evenly over the connections and the
+ * faster ones would otherwise finish early, leaving the rest of the level below the stated rate.
+ */
+const liveLoadConnections = (rate: number) => Array.from({ length: 16 }, (_, i) => 16 - i).find((n) => rate % n === 0) ?? 1;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -64,6 +73,10 @@ const { values: args } = parseArgs({
     "catchup-timeout": { type: "string", default: "15" },
     "wait-idle": { type: "string" },
     retries: { type: "string" },
+    live: { type: "string", default: "0,50,100" },
+    "live-duration": { type: "string" },
+    "live-probes": { type: "string", default: "10" },
+    "live-sockets": { type: "string", default: "4" },
     out: { type: "string", default: join(ROOT, "bench", "results", "latest.json") },
     keep: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -89,6 +102,11 @@ if (args.help) {
   --wait-idle <s>         before each cell, wait up to this long for other processes to go quiet (default 20)
   --retries <n>           measure a cell again (up to n times, 3n times per run) if other processes were busy
                           meanwhile (default 2)
+  --live <list>           background load (whole req/s, 1 event/POST over the spread conversations, ≤ 16 senders) at which
+                          to measure webhook → WebSocket latency; 0 = idle, "none" skips it (default 0,50,100)
+  --live-duration <s>     seconds of probing per load level (default 10; quick: 3)
+  --live-probes <n>       probe webhooks per second (default 10)
+  --live-sockets <n>      conversation WebSockets (one probe conversation each) next to the inbox socket (default 4)
   --out <file>            JSON results (default bench/results/latest.json; a .md table is written next to it)
   --keep                  keep the temp dir (bundle, D1 and Durable Object files)
 `);
@@ -131,6 +149,10 @@ const config = {
   catchUpTimeoutMs: positive(args["catchup-timeout"], "catchup-timeout") * 1000,
   waitIdleSec: positive(args["wait-idle"] ?? (args.quick ? "5" : "20"), "wait-idle"),
   retries: Math.floor(positive(args.retries ?? (args.quick ? "0" : "2"), "retries")),
+  live: args.live.trim() === "none" ? [] : args.live.split(",").map((x) => (x.trim() === "0" ? 0 : numberList(x)[0]!)),
+  liveDurationSec: positive(args["live-duration"] ?? (args.quick ? "3" : "10"), "live-duration"),
+  liveProbesPerSec: numberList(args["live-probes"])[0]!,
+  liveSockets: numberList(args["live-sockets"])[0]!,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -196,6 +218,21 @@ const log = (message: string) => process.stderr.write(`${message}\n`);
 /** Both workerd processes (the stack's and the bare Worker's), for machine-wide CPU accounting. */
 const ownWorkerdPids = () => [app?.pid ?? null, bare?.pid ?? null].filter((p): p is number => p !== null);
 
+type Usage = { at: number; system: ReturnType<typeof sampleSystem>; ours: number };
+
+/** Machine-wide CPU time so far, and this benchmark's own (its workerd processes and this Node process). */
+function usage(): Usage {
+  const ours = ownWorkerdPids().reduce((n, pid) => n + (sampleProcess(pid)?.cpuMs ?? 0), 0) + nodeCpuMs();
+  return { at: performance.now(), system: sampleSystem(), ours };
+}
+
+/** Cores other processes used between two samples (kernel threads excluded), or null without /proc. */
+function othersCores(a: Usage, b: Usage): number | null {
+  if (!a.system || !b.system) return null;
+  const busy = b.system.busyMs - a.system.busyMs - (b.system.kernelThreadsMs - a.system.kernelThreadsMs);
+  return Math.max(0, busy - (b.ours - a.ours)) / (b.at - a.at);
+}
+
 /**
  * Waits (up to `--wait-idle` seconds) until other processes use less than a quarter of a core, so a
  * test run elsewhere on the machine does not end up in the numbers. Cells measured while others were
@@ -205,16 +242,8 @@ async function waitForQuiet(): Promise<void> {
   const deadline = performance.now() + config.waitIdleSec * 1000;
   let warned = false;
   while (true) {
-    const mine = () => ownWorkerdPids().reduce((n, pid) => n + (sampleProcess(pid)?.cpuMs ?? 0), 0) + nodeCpuMs();
-    const a = sampleSystem();
-    const m0 = mine();
-    const t0 = performance.now();
-    await sleep(300);
-    const b = sampleSystem();
-    const m1 = mine();
-    if (!a || !b) return;
-    const others = (b.busyMs - a.busyMs - (b.kernelThreadsMs - a.kernelThreadsMs) - (m1 - m0)) / (performance.now() - t0);
-    if (others < 0.25) return;
+    const others = othersCores(usage(), await sleep(300).then(usage));
+    if (others === null || others < 0.25) return;
     if (performance.now() > deadline) {
       log(`  (other processes still use ${others.toFixed(2)} cores; measuring anyway)`);
       return;
@@ -365,6 +394,9 @@ let finalIntegrity: IntegrityCheck | null = null;
 let samples: ApiSample[] = [];
 const ackedPerCustomer = new Map<string, number>();
 let unackedEventsTotal = 0;
+/** The live levels, with the stack's workerd busy share and the CPU other processes used meanwhile. */
+const live: (LiveLevel & { workerdCpuShare: number | null; otherCpuCores: number | null })[] = [];
+let liveError: string | null = null;
 
 const stopSignals = () => {
   log("interrupted: disposing runtimes");
@@ -505,6 +537,60 @@ try {
     if (config.scenarios.includes("hot")) sampleIds.push(factory.hotCustomer.waId!);
     samples = await sampleConversations(db, app.url, secrets.apiToken, ackedPerCustomer, sampleIds);
   }
+
+  if (runStack && config.live.length > 0) {
+    log(`live: webhook → WebSocket latency, ${config.liveProbesPerSec} probes/s over ${config.liveSockets} conversations, ${config.liveDurationSec} s per level`);
+    const webhookUrl = new URL(WEBHOOK_PATH, app.url).href;
+    const sockets: LiveSocket[] = [];
+    let stage = "signing up";
+    try {
+      const member = await signUp(app.url, factory.runId);
+      stage = "adding the member to the demo workspace";
+      await joinDemo(app.mf, member.userId, "agent");
+      stage = "opening the inbox socket";
+      const inbox = await openLive(app.url, member, null);
+      sockets.push(inbox);
+      stage = "opening the conversation sockets";
+      const probes = await openProbes({ base: app.url, webhookUrl, db, factory, member, cell: 1999, count: config.liveSockets });
+      sockets.push(...probes.map((p) => p.socket));
+      for (const [i, loadRate] of config.live.entries()) {
+        stage = `measuring at ${loadRate} req/s`;
+        await waitForQuiet();
+        const before = usage();
+        const workerdBefore = sampleProcess(app.pid);
+        const level = await measureLevel({
+          webhookUrl,
+          factory,
+          probes,
+          inbox,
+          cell: 2000 + 2 * i,
+          loadRate,
+          loadConnections: liveLoadConnections(loadRate),
+          durationSec: config.liveDurationSec,
+          probesPerSec: config.liveProbesPerSec,
+          waitMs: 10_000,
+        });
+        const after = usage();
+        const workerdAfter = sampleProcess(app.pid);
+        const otherCpuCores = othersCores(before, after);
+        const workerdCpuShare = workerdBefore && workerdAfter ? (workerdAfter.cpuMs - workerdBefore.cpuMs) / (after.at - before.at) : null;
+        live.push({ ...level, workerdCpuShare, otherCpuCores });
+        log(
+          `  ${liveLoadLabel(level)}: conversation socket p50 ${ms(level.conversation.p50)} p95 ${ms(level.conversation.p95)} lost ${level.conversation.lost}, ` +
+            `inbox socket p50 ${ms(level.inbox.p50)} p95 ${ms(level.inbox.p95)} lost ${level.inbox.lost} (${level.probesAcked}/${level.probesSent} probes acknowledged; ` +
+            `answers ${Object.entries(level.probeStatuses).map(([status, n]) => `${status}×${n}`).join(" ")}` +
+            `${otherCpuCores !== null && otherCpuCores > 0.1 ? `; other processes used ${otherCpuCores.toFixed(2)} cores meanwhile` : ""}` +
+            `${level.load ? `; load answers ${Object.entries(level.load.statuses).map(([status, n]) => `${status}×${n}`).join(" ")}` : ""})`,
+        );
+      }
+    } catch (error) {
+      // The ingest results above still stand; the failure is reported with them.
+      liveError = error instanceof Error ? `${stage}: ${error.message}${error.cause ? ` (${String(error.cause)})` : ""}\n${error.stack ?? ""}` : `${stage}: ${String(error)}`;
+      log(`live measurement failed: ${liveError}`);
+    } finally {
+      for (const socket of sockets) socket.ws.close();
+    }
+  }
 } finally {
   await Promise.allSettled([app?.mf.dispose(), bare?.mf.dispose()]);
   if (!args.keep) rmSync(work, { recursive: true, force: true });
@@ -619,14 +705,71 @@ const rows = cells.map((c) => [
   c.mirror ? String(c.mirror.duplicated) : "",
 ]);
 
-const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (r: string[]) => r.map((v, i) => (i < 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
-const table = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-const markdown = [
-  `| ${head.join(" | ")} |`,
-  `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
-].join("\n");
+/** The same rows as an aligned text table (first column left-aligned) and as a Markdown table. */
+function tables(head: string[], rows: string[][]): { text: string; markdown: string } {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((v, i) => (i < 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+  return {
+    text: [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n"),
+    markdown: [
+      `| ${head.join(" | ")} |`,
+      `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+      ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n"),
+  };
+}
+const { text: table, markdown } = tables(head, rows);
+
+function liveLoadLabel(level: LiveLevel): string {
+  return level.loadRate === 0 ? "idle" : `${fmt(level.loadRate)} req/s load`;
+}
+const latencyCells = (l: { count: number; lost: number; p50: number; p95: number; p99: number; max: number }) => [
+  `${l.count} / ${l.lost}`,
+  l.count ? ms(l.p50) : "–",
+  l.count ? ms(l.p95) : "–",
+  l.count ? ms(l.p99) : "–",
+  l.count ? ms(l.max) : "–",
+];
+const liveTables = tables(
+  [
+    "background load",
+    "senders",
+    "achieved",
+    "load non-2xx",
+    "probes acked/sent",
+    "probe ack p50",
+    "probe ack p95",
+    "conv. frames / lost",
+    "conv. p50",
+    "conv. p95",
+    "conv. p99",
+    "conv. max",
+    "inbox frames / lost",
+    "inbox p50",
+    "inbox p95",
+    "inbox p99",
+    "inbox max",
+    "inbox frames/s",
+    "sockets closed",
+    "workerd busy",
+    "other CPU",
+  ],
+  live.map((l) => [
+    liveLoadLabel(l),
+    l.load ? String(liveLoadConnections(l.loadRate)) : "–",
+    l.load ? `${fmt(l.load.reqPerSec)} req/s` : "–",
+    l.load ? String(l.load.notOk) : "–",
+    `${l.probesAcked} / ${l.probesSent}`,
+    ms(l.ack.p50),
+    ms(l.ack.p95),
+    ...latencyCells(l.conversation),
+    ...latencyCells(l.inbox),
+    l.inboxFramesPerSec.toFixed(0),
+    String(l.socketsClosed),
+    pct(l.workerdCpuShare),
+    l.otherCpuCores === null ? "–" : l.otherCpuCores.toFixed(2),
+  ]),
+);
 const aimsMd = [
   "| aim | cell | measured | target | met |",
   "|---|---|---:|---:|:---:|",
@@ -671,7 +814,8 @@ const ok =
     (finalIntegrity.distinctIds === finalIntegrity.messages &&
       finalIntegrity.conversationsWithSeqGaps === 0 &&
       finalIntegrity.conversationsWithCountMismatch === 0)) &&
-  samples.every((s) => s.ok);
+  samples.every((s) => s.ok) &&
+  liveError === null;
 
 process.stdout.write(`\n${table}\n\n`);
 if (finalIntegrity) process.stdout.write(
@@ -683,6 +827,14 @@ for (const s of samples) {
   process.stdout.write(
     `read-back ${s.waId}: expected ${s.expected}, D1 message_count ${s.d1MessageCount}, D1 rows ${s.d1Rows}, API ${s.api ?? `– (${s.apiNote})`}` +
       `${s.apiDistinct !== null && s.apiDistinct !== s.api ? ` (${s.apiDistinct} distinct)` : ""} ${s.ok ? "ok" : "MISMATCH"}\n`,
+  );
+}
+if (liveError) process.stdout.write(`\nLIVE MEASUREMENT FAILED: ${liveError.split("\n")[0]}\n`);
+if (live.length > 0) {
+  process.stdout.write(
+    `\nwebhook POST → WebSocket frame (${config.liveProbesPerSec} probes/s over ${config.liveSockets} conversation sockets + the inbox socket, ` +
+      `${config.liveDurationSec} s per level, load: 1 event/POST over ${config.conversations} conversations):\n` +
+      `${liveTables.text}\n\n`,
   );
 }
 process.stdout.write(`runtime warnings/errors logged: stack ${appLog.count()}, bare ${bareLog.count()}\n`);
@@ -706,6 +858,8 @@ writeFileSync(
       readBack: samples,
       unacknowledgedEvents: unackedEventsTotal,
       runtimeLog: { stack: appLog.lines.slice(0, 50), stackCount: appLog.lines.length, bare: bareLog.lines.slice(0, 50) },
+      live,
+      liveError,
       verificationPassed: ok,
     },
     null,
@@ -717,7 +871,7 @@ writeFileSync(
   mdPath,
   `<!-- npm run bench, ${new Date(startedAt).toISOString()}, ${machine.cpus} × ${machine.cpuModel}, ` +
     `${config.durationSec} s cells, ${sourceInfo.ref} ${sourceInfo.commit?.slice(0, 7) ?? ""}` +
-    `${sourceInfo.uncommittedChanges ? ` + ${sourceInfo.uncommittedChanges} uncommitted changes` : ""} -->\n\n${markdown}\n\n${aimsMd}\n`,
+    `${sourceInfo.uncommittedChanges ? ` + ${sourceInfo.uncommittedChanges} uncommitted changes` : ""} -->\n\n${markdown}\n\n${aimsMd}\n${live.length > 0 ? `\n${liveTables.markdown}\n` : ""}`,
 );
 process.stdout.write(`wrote ${relative(ROOT, args.out)} and ${relative(ROOT, mdPath)}\n`);
 process.exitCode = ok ? 0 : 1;

@@ -19,6 +19,11 @@ export type LoadOptions = {
   maxSeconds: number;
   /** Per-request timeout, seconds. */
   timeoutSeconds?: number;
+  /**
+   * Requests per second over all connections (autocannon's `overallRate`); unset: as fast as the
+   * connections are answered. Latency is then measured from when each request was actually written.
+   */
+  rate?: number;
 };
 
 export type LoadResult = {
@@ -82,6 +87,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         amount,
         timeout: options.timeoutSeconds ?? 30,
         sampleInt: 50,
+        ...(options.rate ? { overallRate: options.rate } : {}),
         requests: [request],
       },
       (error, res) => {

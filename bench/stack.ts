@@ -9,7 +9,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import type { memberships } from "../workers/db/schema.ts";
 import { demoChannels, demoWorkspace } from "../workers/demo-workspace.ts";
+import { d1, type D1 } from "./verify.ts";
 
 /** wrangler.toml's compatibility_date. */
 export const COMPATIBILITY_DATE = "2026-08-15";
@@ -147,7 +149,10 @@ export async function startApp(
       modulesRoot: join(scriptPath, ".."),
       resourcePersistencePath: persistDir,
       d1Databases: { DB: "wechatting-bench" },
-      durableObjects: { CONVERSATION: { className: "Conversation", useSQLite: true } },
+      durableObjects: {
+        CONVERSATION: { className: "Conversation", useSQLite: true },
+        INBOX: { className: "Inbox", useSQLite: true },
+      },
       bindings,
     }),
   );
@@ -205,16 +210,25 @@ export async function migrate(mf: Miniflare, root: string): Promise<number> {
 
 const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** An INSERT of one row whose keys are the drizzle table's camelCase column names. */
+function insertRow(db: D1, table: string, row: Record<string, unknown>) {
+  const keys = Object.keys(row);
+  return db
+    .prepare(`INSERT INTO ${table} (${keys.map(snake).join(", ")}) VALUES (${keys.map((_, i) => `?${i + 1}`).join(", ")})`)
+    .bind(...keys.map((k) => row[k] ?? null));
+}
+
 /** Inserts the demo workspace and its channels (workers/demo-workspace.ts), as `npm start` seeds them. */
 export async function seedDemo(mf: Miniflare): Promise<void> {
   const db = await mf.getD1Database("DB");
-  const insert = (table: string, row: Record<string, unknown>) => {
-    const keys = Object.keys(row);
-    return db
-      .prepare(`INSERT INTO ${table} (${keys.map(snake).join(", ")}) VALUES (${keys.map((_, i) => `?${i + 1}`).join(", ")})`)
-      .bind(...keys.map((k) => row[k] ?? null));
-  };
-  await db.batch([insert("workspaces", demoWorkspace), ...demoChannels.map((c) => insert("channels", c))]);
+  await db.batch([insertRow(db, "workspaces", demoWorkspace), ...demoChannels.map((c) => insertRow(db, "channels", c))]);
+}
+
+/** Makes a signed-up user a member of the demo workspace (what an owner's invitation would do). */
+export async function joinDemo(mf: Miniflare, userId: string, role: (typeof memberships.$inferInsert)["role"]): Promise<void> {
+  const db = await mf.getD1Database("DB");
+  const row = { workspaceId: demoWorkspace.id, userId, role, createdAt: Date.now() } satisfies typeof memberships.$inferInsert;
+  await d1(() => insertRow(db, "memberships", row).run());
 }
 
 /** workerd processes started by this Node process. */

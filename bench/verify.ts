@@ -10,6 +10,24 @@ import type { Miniflare } from "miniflare";
 
 export type D1 = Awaited<ReturnType<Miniflare["getD1Database"]>>;
 
+/**
+ * Runs a D1 call through Miniflare's proxy, and again when it failed on the connection. The proxy
+ * reuses a keep-alive connection to workerd; on a busy machine a call can be written to a connection
+ * workerd has just closed as idle (`ECONNRESET`, "other side closed"), which ended two runs while
+ * tests ran alongside. The benchmark's calls are reads and single-row inserts into its own database.
+ */
+export async function d1<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const cause = String((error as { cause?: unknown }).cause ?? "");
+      if (attempt >= 3 || !/ECONNRESET|other side closed/.test(cause)) throw error;
+      await sleep(50);
+    }
+  }
+}
+
 export type MirrorCheck = {
   /** Events in acknowledged (2xx) POSTs of the cell, warm-up included. */
   ackedEvents: number;
@@ -69,7 +87,7 @@ export async function waitForMirror(
   while (true) {
     polls++;
     const issued = performance.now();
-    const row = await db.prepare(`SELECT count(*) AS n FROM messages`).first<{ n: number }>();
+    const row = await d1(() => db.prepare(`SELECT count(*) AS n FROM messages`).first<{ n: number }>());
     const now = performance.now();
     if (polls === 1) firstPollMs = now - issued;
     const grown = (row?.n ?? 0) - baseline;
@@ -93,10 +111,12 @@ async function compareIds(
   acked: ReadonlySet<string>,
   unacked: ReadonlySet<string>,
 ): Promise<Omit<MirrorCheck, "catchUpMs" | "caughtUpAtFirstPoll" | "backlog" | "firstPollMs">> {
-  const { results } = await db
-    .prepare(`SELECT external_id AS id FROM messages WHERE substr(external_id, 1, ?1) = ?2`)
-    .bind(prefix.length, prefix)
-    .all<{ id: string }>();
+  const { results } = await d1(() =>
+    db
+      .prepare(`SELECT external_id AS id FROM messages WHERE substr(external_id, 1, ?1) = ?2`)
+      .bind(prefix.length, prefix)
+      .all<{ id: string }>(),
+  );
   const seen = new Set<string>();
   let unackedStored = 0;
   let unexpected = 0;
@@ -120,7 +140,7 @@ async function compareIds(
 }
 
 export async function countMessages(db: D1): Promise<number> {
-  return (await db.prepare(`SELECT count(*) AS n FROM messages`).first<{ n: number }>())?.n ?? 0;
+  return (await d1(() => db.prepare(`SELECT count(*) AS n FROM messages`).first<{ n: number }>()))?.n ?? 0;
 }
 
 export type IntegrityCheck = {
@@ -136,7 +156,7 @@ export type IntegrityCheck = {
 };
 
 export async function integrity(db: D1): Promise<IntegrityCheck> {
-  const one = async (sql: string) => (await db.prepare(sql).first<{ n: number }>())?.n ?? 0;
+  const one = async (sql: string) => (await d1(() => db.prepare(sql).first<{ n: number }>()))?.n ?? 0;
   return {
     messages: await one(`SELECT count(*) AS n FROM messages`),
     distinctIds: await one(`SELECT count(DISTINCT external_id) AS n FROM messages`),
@@ -152,6 +172,19 @@ export async function integrity(db: D1): Promise<IntegrityCheck> {
     ),
     quarantined: await one(`SELECT count(*) AS n FROM quarantine`),
   };
+}
+
+/** The D1 conversation of a WhatsApp customer (the bench sends to one number only), or null. */
+export async function conversationOfCustomer(db: D1, waId: string) {
+  return d1(() =>
+    db
+      .prepare(
+        `SELECT c.id AS id, c.workspace_id AS ws, c.message_count AS n FROM conversations AS c
+         JOIN contacts AS k ON k.id = c.contact_id WHERE k.wa_id = ?1`,
+      )
+      .bind(waId)
+      .first<{ id: string; ws: string; n: number }>(),
+  );
 }
 
 export type ApiSample = {
@@ -183,13 +216,7 @@ export async function sampleConversations(
   const samples: ApiSample[] = [];
   for (const waId of waIds) {
     const want = expected.get(waId) ?? 0;
-    const conv = await db
-      .prepare(
-        `SELECT c.id AS id, c.workspace_id AS ws, c.message_count AS n FROM conversations AS c
-         JOIN contacts AS k ON k.id = c.contact_id WHERE k.wa_id = ?1`,
-      )
-      .bind(waId)
-      .first<{ id: string; ws: string; n: number }>();
+    const conv = await conversationOfCustomer(db, waId);
     if (!conv) {
       samples.push({
         waId,
@@ -205,7 +232,7 @@ export async function sampleConversations(
       continue;
     }
     const rows =
-      (await db.prepare(`SELECT count(*) AS n FROM messages WHERE conversation_id = ?1`).bind(conv.id).first<{ n: number }>())?.n ?? 0;
+      (await d1(() => db.prepare(`SELECT count(*) AS n FROM messages WHERE conversation_id = ?1`).bind(conv.id).first<{ n: number }>()))?.n ?? 0;
     let api: number | null = null;
     let apiDistinct: number | null = null;
     let apiNote: string | null = want > maxPages * 200 ? `more than ${maxPages * 200} messages, not paged` : null;

@@ -24,6 +24,7 @@ import { sendPermission, sendWindow, FREE_ENTRY_WINDOW_MS, type SendWindow } fro
 import { acceptLiveSocket, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
 import { STATUS_RANK, deriveReactions, deriveStatus, preview, tombstone, type Reaction, type ReactionReceipt, type StatusReceipt } from "./message-state.ts";
 import { MAX_SEND_ATTEMPTS, outboundContent, retryDelay, sendError } from "./outbox.ts";
+import { pruneBefore, type PruneResult } from "./retention.ts";
 
 export type ConversationHeader = {
   conversationId: string;
@@ -531,7 +532,14 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       // Sends leave in the order agents wrote them: a head waiting for its retry holds the rest.
       if (!head || head.next_at > now) return attempted;
       const fromRev = this.state!.rev;
-      await this.attempt(head, now);
+      try {
+        await this.attempt(head, now);
+      } catch (error) {
+        // D1 or the vault failed before Meta was called: nothing was sent, try again shortly.
+        console.warn(`conversation ${this.state!.conversation_id}: send attempt could not start`, error);
+        this.retryLater(head, now + 30_000, null);
+        return true;
+      }
       const batch = this.collectMirror(fromRev);
       this.publish(fromRev);
       try {
@@ -1002,6 +1010,11 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       },
       messages,
     };
+  }
+
+  /** Retention: deletes messages older than `before` and their receipts, in one transaction. */
+  async pruneBefore(before: number): Promise<PruneResult> {
+    return this.ctx.storage.transactionSync(() => pruneBefore(this.sql, before));
   }
 }
 

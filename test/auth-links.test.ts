@@ -243,6 +243,16 @@ describe("password change", () => {
     const [notice] = await mailsTo(user.email);
     expect(notice).toMatchObject({ subject: "Security notice from WeChatting", text: expect.stringContaining("password was changed") });
   });
+
+  it("limits guesses of the current password like sign-ins: a stolen session cannot try it forever", async () => {
+    const user = await signUp();
+    const guesses = [];
+    for (let i = 0; i < 11; i++) guesses.push((await api("/me/password", { as: user, body: { currentPassword: `guess number ${i} wrong`, newPassword: NEW_PASSWORD } })).status);
+    expect(guesses.slice(0, 10)).toEqual(Array(10).fill(401));
+    const limited = await api("/me/email", { as: user, body: { email: `moved-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
 });
 
 describe("profile", () => {

@@ -16,9 +16,14 @@ const PUBLIC = new Set([
   "POST /auth/password-reset/confirm",
   "POST /auth/verify-email",
   "GET /openapi.json",
+  // Privacy: the visitor's own consent and analytics; cancelling a deletion proves itself with the password.
+  "GET /consent",
+  "PUT /consent",
+  "POST /analytics",
+  "POST /privacy/account-deletion/cancel",
 ]);
 /** Cross-tenant operations, behind the operator key only. */
-const OPERATOR = new Set(["GET /quarantine", "POST /operator/vault/rotate"]);
+const OPERATOR = new Set(["GET /quarantine", "POST /operator/vault/rotate", "POST /operator/deletion-requests"]);
 
 type Operation = { method: string; path: string };
 

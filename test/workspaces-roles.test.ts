@@ -386,6 +386,8 @@ describe("permission matrix", () => {
     "invitations.manage": (as) => member(as).get("/invitations"),
     "audit.read": (as) => member(as).get("/audit"),
     "workspace.rename": (as) => api(`/workspaces/${as.workspaceId}`, { as, method: "PATCH", body: { name: "Matrix shop" } }),
+    "contacts.manage": (as) => member(as).get("/privacy/contacts?q=nobody"),
+    "retention.manage": (as) => member(as).get("/retention"),
   };
   let actors: Record<Role, Agent>;
   let ids: { agentId: string; coOwnerId: string };

@@ -16,6 +16,8 @@ import { liveRoutes } from "./routes/live.ts";
 import { sendingRoutes } from "./routes/sending.ts";
 import { devMailbox } from "./routes/dev-mailbox.ts";
 import { operatorRoutes } from "./routes/operator.ts";
+import { privacyRoutes, publicPrivacyRoutes, workspacePrivacyRoutes } from "./routes/privacy.ts";
+import { privacyPages } from "./routes/privacy-pages.ts";
 import { quarantineRoutes } from "./routes/quarantine.ts";
 import { metaCallbacks } from "./routes/meta-callbacks.ts";
 import { webhooks } from "./routes/webhooks.ts";
@@ -28,7 +30,11 @@ const api = new OpenAPIHono<{ Bindings: Cloudflare.Env }>({ defaultHook: validat
 api.use("*", requestOrigin());
 for (const path of ["/workspaces", "/workspaces/*", "/invitations/*"]) api.use(path, requireSession());
 api.route("/", auth);
+api.route("/", privacyRoutes);
+api.route("/", publicPrivacyRoutes);
 api.route("/", workspaceRoutes);
+// Before the conversation routes: it hides restricted contacts' conversations from agents.
+api.route("/", workspacePrivacyRoutes);
 api.route("/", conversationRoutes);
 api.route("/", liveRoutes);
 api.route("/", sendingRoutes);
@@ -54,6 +60,7 @@ export const app = new Hono<{ Bindings: Cloudflare.Env }>()
   .route("/webhooks/meta", metaCallbacks)
   .route("/webhooks", webhooks)
   .route("/api", api)
+  .route("/privacy", privacyPages)
   .route("/dev/mailbox", devMailbox)
   .notFound((c) => errorResponse(c, 404, "not_found", `No route for ${c.req.method} ${c.req.path}`))
   .onError((error, c) => {

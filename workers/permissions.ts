@@ -17,6 +17,10 @@ export const PERMISSIONS = {
   "invitations.manage": ["owner", "admin"],
   "audit.read": ["owner", "admin"],
   "workspace.rename": ["owner", "admin"],
+  /** Find, export, erase and restrict the workspace's contacts (answering its customers' requests). */
+  "contacts.manage": ["owner", "admin"],
+  /** Set the workspace's message retention policy. */
+  "retention.manage": ["owner", "admin"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

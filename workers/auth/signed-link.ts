@@ -10,7 +10,7 @@
 import { errors, jwtVerify, SignJWT } from "jose";
 import { hmacHex } from "../hash.ts";
 
-export const TOKEN_PURPOSES = ["verify-email", "reset-password", "invite", "ws-ticket", "change-email", "oauth-state"] as const;
+export const TOKEN_PURPOSES = ["verify-email", "reset-password", "invite", "ws-ticket", "change-email", "oauth-state", "export-download"] as const;
 export type TokenPurpose = (typeof TOKEN_PURPOSES)[number];
 
 export type TokenClaims = {

@@ -395,3 +395,162 @@ export const channelSecrets = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.channelId, t.purpose] }), index("channel_secrets_workspace").on(t.workspaceId)],
 );
+
+// ── Privacy (issue 7): rights requests, exports, consent, restrictions, retention ───────────────
+
+export const rightsRequestKinds = [
+  "access",
+  "erasure",
+  "restriction",
+  "objection",
+  "meta_deletion",
+  "contact_access",
+  "contact_erasure",
+  "contact_restriction",
+] as const;
+export type RightsRequestKind = (typeof rightsRequestKinds)[number];
+export const rightsRequestStatuses = ["received", "in_progress", "completed", "refused", "cancelled"] as const;
+export type RightsRequestStatus = (typeof rightsRequestStatuses)[number];
+export const rightsRequestSources = ["self_service", "workspace_admin", "meta_callback", "operator"] as const;
+
+/**
+ * The ledger of every rights request (GDPR Art. 12(3): answered within one month): what was asked,
+ * by whom, when it is due and how it ended. Rows with work left (an erasure after its grace period,
+ * a Meta deletion) are claimed by the scheduled run through `lease_until`, so two runs never work on
+ * one request at once and a crashed run's claim simply expires.
+ */
+export const rightsRequests = sqliteTable(
+  "rights_requests",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: rightsRequestKinds }).notNull(),
+    /** What `subject_id` names: one of our users, a workspace's contact, or a Meta app-scoped user id. */
+    subjectType: text("subject_type", { enum: ["user", "contact", "meta_user"] }).notNull(),
+    /** Cleared once an erasure is done when it is an outside identifier (Meta's), so the ledger keeps none. */
+    subjectId: text("subject_id"),
+    workspaceId: text("workspace_id"),
+    source: text("source", { enum: rightsRequestSources }).notNull(),
+    /** Key of the public status page (Meta callback, operator entry): 128+ random bits, base64url. */
+    confirmationCode: text("confirmation_code"),
+    /** Makes repeats of one request (Meta's retries) land on the same row. */
+    dedupeKey: text("dedupe_key"),
+    receivedAt: integer("received_at").notNull(),
+    dueAt: integer("due_at").notNull(),
+    /** Work starts no earlier (an account erasure's grace period ends then). */
+    notBefore: integer("not_before").notNull(),
+    status: text("status", { enum: rightsRequestStatuses }).notNull(),
+    /** A short statement without personal data: what was done, or why it was refused. */
+    outcome: text("outcome"),
+    completedAt: integer("completed_at"),
+    leaseUntil: integer("lease_until"),
+    /** The deletion receipt: categories and counts erased and when; never personal data. */
+    receipt: text("receipt", { mode: "json" }).$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    uniqueIndex("rights_requests_code").on(t.confirmationCode),
+    uniqueIndex("rights_requests_dedupe").on(t.dedupeKey),
+    index("rights_requests_subject").on(t.subjectType, t.subjectId, t.receivedAt),
+    index("rights_requests_due").on(t.status, t.notBefore),
+  ],
+);
+
+export const exportStatuses = ["pending", "ready", "failed", "expired"] as const;
+
+/** A user's data export, built step by step by whoever holds its lease (request `waitUntil`, cron). */
+export const exportJobs = sqliteTable(
+  "export_jobs",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    requestId: text("request_id").notNull(),
+    status: text("status", { enum: exportStatuses }).notNull(),
+    /** Where the build stands: the section index and the keyset cursor inside it. */
+    section: integer("section").notNull().default(0),
+    cursor: text("cursor"),
+    chunks: integer("chunks").notNull().default(0),
+    bytes: integer("bytes").notNull().default(0),
+    leaseUntil: integer("lease_until"),
+    createdAt: integer("created_at").notNull(),
+    readyAt: integer("ready_at"),
+    /** After this the chunks are deleted by the scheduled run. */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("export_jobs_user").on(t.userId, t.createdAt), index("export_jobs_status").on(t.status, t.expiresAt)],
+);
+
+/** The export's JSON, in pieces well under D1's 2 MB value limit, concatenated by the download. */
+export const exportChunks = sqliteTable(
+  "export_chunks",
+  {
+    jobId: text("job_id").notNull(),
+    seq: integer("seq").notNull(),
+    data: text("data").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
+);
+
+/** A user's restriction of processing and objection switches (GDPR Arts. 18, 21); null = off. */
+export const userPrivacy = sqliteTable("user_privacy", {
+  userId: text("user_id").primaryKey(),
+  processingRestrictedAt: integer("processing_restricted_at"),
+  analyticsObjectionAt: integer("analytics_objection_at"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * Contacts a workspace restricted: kept, hidden from agents, never messaged. A table of its own
+ * because the D1 mirror rewrites whole `contacts` rows from the Durable Objects.
+ */
+export const contactRestrictions = sqliteTable(
+  "contact_restrictions",
+  {
+    contactId: text("contact_id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    restrictedAt: integer("restricted_at").notNull(),
+    restrictedBy: text("restricted_by"),
+  },
+  (t) => [index("contact_restrictions_workspace").on(t.workspaceId)],
+);
+
+/**
+ * Every cookie/analytics choice, appended (the latest per subject is in force): `u:<user id>` for
+ * users, `c:<consent id>` for visitors identified only by the essential consent cookie.
+ */
+export const consentRecords = sqliteTable(
+  "consent_records",
+  {
+    id: text("id").primaryKey(),
+    subject: text("subject").notNull(),
+    analytics: integer("analytics", { mode: "boolean" }).notNull(),
+    preferences: integer("preferences", { mode: "boolean" }).notNull(),
+    policyVersion: text("policy_version").notNull(),
+    recordedAt: integer("recorded_at").notNull(),
+  },
+  (t) => [index("consent_records_subject").on(t.subject, t.recordedAt)],
+);
+
+/** First-party product analytics: counts per event and UTC day, nothing that identifies anyone. */
+export const analyticsDaily = sqliteTable(
+  "analytics_daily",
+  {
+    day: text("day").notNull(),
+    event: text("event").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.event] })],
+);
+
+/** A workspace's message retention (off unless an admin sets it). */
+export const retentionPolicies = sqliteTable("retention_policies", {
+  workspaceId: text("workspace_id").primaryKey(),
+  keepDays: integer("keep_days").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  updatedBy: text("updated_by"),
+});
+
+/** Leases of scheduled jobs, so two overlapping runs never sweep at once. */
+export const jobLeases = sqliteTable("job_leases", {
+  name: text("name").primaryKey(),
+  owner: text("owner").notNull(),
+  leaseUntil: integer("lease_until").notNull(),
+});

@@ -3,6 +3,7 @@
  * Sign-up, sign-in, sessions, email verification, password reset and the user's own profile.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { and, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { auditStatement, audit } from "../audit.ts";
@@ -97,6 +98,25 @@ async function attemptsLeft(
   return null;
 }
 
+/**
+ * Re-authentication of a signed-in user (changing the address or the password): the password is
+ * checked under the sign-in limits of the account, so a stolen session cannot guess it either.
+ * Answers the refusal to send, or null when the password is right.
+ */
+async function refuseWrongPassword(c: Context<AuthEnv>, password: string) {
+  const user = c.var.user;
+  const client = await clientHash(c.env.SESSION_SECRET, c.req.raw);
+  const limited = await attemptsLeft(c.env, "signin", user.email, client, SIGNIN_LIMITS);
+  if (limited) {
+    c.header("Retry-After", String(limited));
+    return errorResponse(c, 429, "too_many_attempts", `Too many password attempts; try again in ${limited} s`);
+  }
+  if (!(await verifyPassword(password, user.passwordHash, c.env.PASSWORD_PEPPER)).ok) {
+    return errorResponse(c, 401, "invalid_credentials", "The password is wrong");
+  }
+  return null;
+}
+
 const publicUser = (u: UserRow) => ({
   id: u.id,
   name: u.name,
@@ -108,15 +128,18 @@ const publicUser = (u: UserRow) => ({
 
 export const auth = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
+/** The user's acceptance of the policy version in force, if any: without it they must accept again. */
+const currentPolicyAcceptance = (db: D1Database, userId: string) =>
+  drizzle(db)
+    .select()
+    .from(policyAcceptances)
+    .where(and(eq(policyAcceptances.userId, userId), eq(policyAcceptances.version, POLICY_VERSION)))
+    .get();
+
 async function me(c: { env: Cloudflare.Env }, user: UserRow, sessionId: string) {
-  const db = drizzle(c.env.DB);
   const [rows, accepted] = await Promise.all([
     workspacesOf(c.env.DB, user.id),
-    db
-      .select()
-      .from(policyAcceptances)
-      .where(and(eq(policyAcceptances.userId, user.id), eq(policyAcceptances.version, POLICY_VERSION)))
-      .get(),
+    currentPolicyAcceptance(c.env.DB, user.id),
   ]);
   return {
     user: publicUser(user),
@@ -261,7 +284,7 @@ auth.openapi(
 );
 
 /** A valid hash of a random password, for constant-work sign-in failures. */
-const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${"A".repeat(22)}==$${"A".repeat(43)}=`;
+export const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$${SCRYPT_PARAMS.r}$${SCRYPT_PARAMS.p}$${"A".repeat(22)}==$${"A".repeat(43)}=`;
 
 auth.openapi(
   createRoute({
@@ -538,10 +561,16 @@ auth.openapi(
   createRoute({
     method: "get",
     path: "/me",
-    summary: "The signed-in user's profile",
-    responses: { 200: { description: "Profile", content: { "application/json": { schema: User } } }, 401: errorDoc("Not signed in") },
+    summary: "The signed-in user's profile; policyAcceptanceRequired when a new privacy-policy version awaits acceptance",
+    responses: {
+      200: { description: "Profile", content: { "application/json": { schema: User.extend({ policyAcceptanceRequired: z.boolean() }) } } },
+      401: errorDoc("Not signed in"),
+    },
   }),
-  async (c) => c.json(publicUser(c.var.user), 200),
+  async (c) => {
+    const accepted = await currentPolicyAcceptance(c.env.DB, c.var.user.id);
+    return c.json({ ...publicUser(c.var.user), policyAcceptanceRequired: accepted === undefined }, 200);
+  },
 );
 
 auth.openapi(
@@ -579,14 +608,14 @@ auth.openapi(
       400: errorDoc("Invalid request"),
       401: errorDoc("Not signed in, or wrong password"),
       409: errorDoc("Address in use"),
+      429: errorDoc("Too many wrong passwords for this account; see Retry-After"),
     },
   }),
   async (c) => {
     const { email, password } = c.req.valid("json");
     const user = c.var.user;
-    if (!(await verifyPassword(password, user.passwordHash, c.env.PASSWORD_PEPPER)).ok) {
-      return errorResponse(c, 401, "invalid_credentials", "The password is wrong");
-    }
+    const refused = await refuseWrongPassword(c, password);
+    if (refused) return refused;
     const taken = await drizzle(c.env.DB).select({ id: users.id }).from(users).where(eq(users.email, email)).get();
     if (taken) return errorResponse(c, 409, "email_taken", "This address belongs to an account already");
     await sendVerification(c.env, new URL(c.req.url).origin, { id: user.id, email, name: user.name }, "change-email");
@@ -605,14 +634,14 @@ auth.openapi(
       200: { description: "Changed", content: { "application/json": { schema: Accepted } } },
       400: errorDoc("Weak new password"),
       401: errorDoc("Not signed in, or wrong current password"),
+      429: errorDoc("Too many wrong passwords for this account; see Retry-After"),
     },
   }),
   async (c) => {
     const { currentPassword, newPassword } = c.req.valid("json");
     const user = c.var.user;
-    if (!(await verifyPassword(currentPassword, user.passwordHash, c.env.PASSWORD_PEPPER)).ok) {
-      return errorResponse(c, 401, "invalid_credentials", "The current password is wrong");
-    }
+    const refused = await refuseWrongPassword(c, currentPassword);
+    if (refused) return refused;
     const problem = checkPasswordPolicy(newPassword, { email: user.email, name: user.name });
     if (problem) return errorResponse(c, 400, "invalid_request", `newPassword: ${problem}`);
     const db = drizzle(c.env.DB);

@@ -6,17 +6,17 @@
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { WorkspaceParam, errorDoc, errorResponses, jsonBody } from "../api-schemas.ts";
 import { issueToken, verifyToken } from "../auth/signed-link.ts";
 import { requirePermission, type WorkspaceEnv } from "../auth/workspace-access.ts";
-import { ChannelConflict, connectionConflict, endChannel, saveConnectedChannel, type Channel, type ConnectedAccount } from "../channels/store.ts";
-import { channelStatuses, channels, contacts, conversations, messages } from "../db/schema.ts";
+import { deleteChannelHistory, disconnectChannel } from "../channels/disconnect.ts";
+import { ChannelConflict, connectionConflict, saveConnectedChannel, type Channel, type ConnectedAccount } from "../channels/store.ts";
+import { channelStatuses, channels } from "../db/schema.ts";
 import { Product } from "../events.ts";
 import { errorResponse } from "../http-error.ts";
 import { graphClient, type GraphError } from "../meta/graph-client.ts";
-import { openSecret } from "../vault/vault.ts";
 import { validationHook } from "../validation.ts";
 
 /** Warn this long before a token expires. */
@@ -366,46 +366,9 @@ channelRoutes.openapi(
     const db = drizzle(c.env.DB);
     const channel = await db.select().from(channels).where(and(eq(channels.id, channelId), eq(channels.workspaceId, c.var.workspaceId))).get();
     if (!channel) return errorResponse(c, 404, "not_found", "No such channel");
-    // Best effort at Meta: consent is withdrawn here whatever Meta answers, and the token destroyed.
-    const token = await openSecret(c.env, { workspaceId: channel.workspaceId, channelId: channel.id, purpose: "access_token" });
-    const revoked = token.ok ? await revokeAtMeta(c.env, channel, token.plaintext) : null;
-    await endChannel(c.env, channel, "disconnected", {
-      action: "channel.disconnected",
-      actorUserId: c.var.user.id,
-      detail: { history, revokedAtMeta: revoked?.ok ?? false },
-    });
+    const revoked = await disconnectChannel(c.env, channel, { action: "channel.disconnected", actorUserId: c.var.user.id, detail: { history } });
     const deleted = history === "delete" ? await deleteChannelHistory(c.env, channel) : 0;
     const updated = await db.select().from(channels).where(eq(channels.id, channel.id)).get();
-    return c.json({ channel: channelView(updated!), revokedAtMeta: revoked?.ok ?? false, deletedConversations: deleted }, 200);
+    return c.json({ channel: channelView(updated!), revokedAtMeta: revoked, deletedConversations: deleted }, 200);
   },
 );
-
-/**
- * Withdraws our access at Meta the way each product defines it: WhatsApp unsubscribes the app from
- * the WABA, a Page (and an Instagram account reached through it) unsubscribes the app from the Page,
- * an Instagram Login grant is revoked.
- */
-function revokeAtMeta(env: Cloudflare.Env, channel: Channel, token: string) {
-  const graph = graphClient(env);
-  if (channel.kind === "whatsapp" && channel.wabaId) return graph.unsubscribeApp(token, channel.wabaId);
-  if (channel.kind === "messenger") return graph.unsubscribePage(token, channel.externalId);
-  if (channel.pageId) return graph.unsubscribePage(token, channel.pageId);
-  return graph.revokePermissions(token);
-}
-
-/** Erases a channel's conversations: every Durable Object's storage, then their D1 mirror. */
-async function deleteChannelHistory(env: Cloudflare.Env, channel: Channel): Promise<number> {
-  const db = drizzle(env.DB);
-  const rows = await db.select({ id: conversations.id }).from(conversations).where(eq(conversations.channelId, channel.id));
-  for (const { id } of rows) await env.CONVERSATION.get(env.CONVERSATION.idFromString(id)).erase();
-  const ids = rows.map((r) => r.id);
-  for (let i = 0; i < ids.length; i += 50) {
-    const chunk = ids.slice(i, i + 50);
-    await db.batch([
-      db.delete(messages).where(inArray(messages.conversationId, chunk)),
-      db.delete(conversations).where(inArray(conversations.id, chunk)),
-    ]);
-  }
-  await db.delete(contacts).where(eq(contacts.channelId, channel.id));
-  return rows.length;
-}
