@@ -54,7 +54,8 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await owner.getByRole("button", { name: "Reject all" }).click();
     await banner.waitFor({ state: "detached" });
     await signUp(owner, "Ana Owner", ownerEmail);
-    assert.deepEqual((await owner.context().cookies()).map((c) => c.name), ["__Host-wc_session"]);
+    // The refusal itself is remembered by an essential cookie; nothing else is set.
+    assert.deepEqual((await owner.context().cookies()).map((c) => c.name).sort(), ["__Host-wc_consent", "__Host-wc_session"]);
     assert.ok(!ownerRequests.some((url) => /analytics/i.test(url)), "no analytics request without consent");
   });
 
@@ -230,6 +231,15 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await context.addCookies(await owner.context().cookies());
     await page.goto("/");
     await conversationRows(page).filter({ hasText: "Clara Customer" }).waitFor();
+    // The owner refused analytics at sign-up; changing the choice is what lets the first count through.
+    await mainNav(page, "Settings").click();
+    await page.getByRole("link", { name: "Privacy" }).click();
+    await page.getByRole("button", { name: "Change my cookie choices" }).click();
+    const analytics = page.waitForRequest((request) => request.url().endsWith("/api/analytics"));
+    await page.getByRole("button", { name: "Accept all" }).click();
+    await mainNav(page, "Inbox").click();
+    await conversationRows(page).filter({ hasText: "Clara Customer" }).click();
+    await analytics;
     const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"));
     assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
     await screenshot(page, "11-inbox-375px");
@@ -246,7 +256,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await page.getByText(/a reset link is on its way/).waitFor();
     const link = new URL(await stack.mailedLink(agentEmail, "/reset-password"));
     await page.goto(link.pathname + link.search);
-    await page.getByLabel("New password").fill("another long passphrase for Ben");
+    await page.getByLabel("New password", { exact: true }).fill("another long passphrase for Ben");
     await page.getByRole("button", { name: "Save the new password" }).click();
     await page.getByText(/Your password is changed/).waitFor();
     await page.getByRole("link", { name: "Sign in", exact: true }).click();

@@ -15,7 +15,7 @@ import { PrivacyCentre } from "./settings/privacy.tsx";
 import { Sessions } from "./settings/sessions.tsx";
 import { Team } from "./settings/team.tsx";
 import { Shell } from "./shell.tsx";
-import { syncConsent } from "./state/consent.ts";
+import { loadConsent } from "./state/consent.ts";
 import { me } from "./state/session.ts";
 
 const PUBLIC: Record<string, () => preact.JSX.Element> = {
@@ -64,10 +64,11 @@ export function App() {
     document.addEventListener("click", onLinkClick);
     return () => document.removeEventListener("click", onLinkClick);
   }, []);
-  const signedIn = !!me.value;
+  // Signing in switches whose choice applies (the visitor's or the user's): ask again.
+  const userId = me.value?.user.id;
   useEffect(() => {
-    if (signedIn) void syncConsent();
-  }, [signedIn]);
+    void loadConsent().catch(() => undefined);
+  }, [userId]);
   return (
     <>
       <Screen />

@@ -4,15 +4,15 @@
  */
 import { useState } from "preact/hooks";
 import { choose, consent, customising } from "./state/consent.ts";
-import { me } from "./state/session.ts";
 import { Check, ErrorLine, useAction } from "./ui/form.tsx";
 
 export function CookieBanner() {
   const [run, busy, error] = useAction();
   const [analytics, setAnalytics] = useState(consent.value?.analytics ?? false);
   const [preferences, setPreferences] = useState(consent.value?.preferences ?? false);
-  if (consent.value && !customising.value) return null;
-  const decide = (analytics: boolean, preferences: boolean) => void run(() => choose({ analytics, preferences }, !!me.value));
+  // Hidden until the API says whether a choice exists, so it never flashes for those who chose.
+  if (!consent.value || (consent.value.recordedAt !== null && !customising.value)) return null;
+  const decide = (analytics: boolean, preferences: boolean) => void run(() => choose({ analytics, preferences }));
   return (
     <section class="cookie-banner" role="region" aria-labelledby="cookie-title">
       <h2 id="cookie-title">Cookies on WeChatting</h2>

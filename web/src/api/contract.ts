@@ -1,8 +1,8 @@
 /**
  * @module
- * Routes agreed in the session contract that the Worker does not serve yet (media upload, templates,
- * contact profiles, consent). Each entry is a stand-in: it is deleted as soon as its route lands in
- * the OpenAPI document, and the generated type takes over. Everything else comes from openapi.gen.ts.
+ * Routes agreed in the session contract that the Worker does not serve yet (contact profiles). Each
+ * entry is a stand-in: it is deleted as soon as its route lands in the OpenAPI document, and the
+ * generated type takes over. Everything else comes from openapi.gen.ts.
  */
 import type { components } from "./openapi.gen.ts";
 
@@ -10,28 +10,16 @@ type Json<T> = { content: { "application/json": T } };
 type Failure = Json<components["schemas"]["Error"]> & { headers: Record<string, unknown> };
 type Errors = { 400: Failure; 401: Failure; 403: Failure; 404: Failure; 409: Failure; 422: Failure };
 type Op<Path, Body, Ok> = {
-  parameters: ([Path] extends [never] ? { path?: never } : { path: Path }) & { query?: never; header?: never; cookie?: never };
+  parameters: { path: Path; query?: never; header?: never; cookie?: never };
   responses: { 200: Json<Ok> & { headers: Record<string, unknown> } } & Errors;
 } & ([Body] extends [undefined] ? { requestBody?: never } : { requestBody: Json<Body> });
 type WsConv = { workspaceId: string; id: string };
 
-export type Template = { name: string; language: string; status: string; category: string; components: unknown[] };
 export type Contact = { id: string; name: string | null; notes: string | null };
-export type Consent = { analytics: boolean; preferences: boolean };
 
 export type ContractPaths = {
-  "/workspaces/{workspaceId}/conversations/{id}/media": {
-    post: Op<WsConv, { file: File }, { mediaId: string; type: string }>;
-  };
-  "/workspaces/{workspaceId}/channels/{channelId}/templates": {
-    get: Op<{ workspaceId: string; channelId: string }, undefined, { templates: Template[] }>;
-  };
   "/workspaces/{workspaceId}/contacts/{id}": {
     get: Op<WsConv, undefined, Contact>;
     patch: Op<WsConv, { name?: string; notes?: string }, Contact>;
-  };
-  "/me/consent": {
-    get: Op<never, undefined, Consent>;
-    put: Op<never, Consent, Consent>;
   };
 };

@@ -21,4 +21,6 @@ export type SendBody = Paths["/workspaces/{workspaceId}/conversations/{id}/messa
 export type SendDraft = DistributiveOmit<SendBody, "idempotencyKey">;
 export type TemplateSend = Omit<Extract<SendDraft, { kind: "template" }>, "kind">;
 export type MediaType = Extract<SendBody, { kind: "media" }>["mediaType"];
-export type { Consent, Contact, Template } from "./contract.ts";
+export type Consent = Schemas["Consent"];
+export type Template = Paths["/workspaces/{workspaceId}/channels/{channelId}/templates"]["get"]["responses"][200]["content"]["application/json"]["templates"][number];
+export type { Contact } from "./contract.ts";

@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
 import { navigate, route } from "../router.ts";
 import { loadSession, me } from "../state/session.ts";
-import { ErrorLine, Field, formValues, messageOf, useAction } from "../ui/form.tsx";
+import { ErrorLine, Field, messageOf, submitting, useAction } from "../ui/form.tsx";
 import { AuthCard } from "./layout.tsx";
 
 const token = () => route.value.query.get("token") ?? "";
@@ -43,14 +43,10 @@ export function ResetPassword() {
         </p>
       ) : (
         <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            const { password } = formValues(e.currentTarget);
-            void run(async () => {
-              await ok(api.POST("/auth/password-reset/confirm", { body: { token: token(), password: password! } }));
-              setDone(true);
-            });
-          }}
+          onSubmit={submitting(run, async ({ password }) => {
+            await ok(api.POST("/auth/password-reset/confirm", { body: { token: token(), password: password! } }));
+            setDone(true);
+          })}
         >
           <Field label="New password" name="password" type="password" autoComplete="new-password" required minLength={12} />
           <ErrorLine error={error} />

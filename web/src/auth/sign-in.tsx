@@ -5,7 +5,7 @@
 import { api, ok } from "../api/client.ts";
 import { navigate, route } from "../router.ts";
 import { signedIn } from "../state/session.ts";
-import { ErrorLine, Field, formValues, useAction } from "../ui/form.tsx";
+import { ErrorLine, Field, submitting, useAction } from "../ui/form.tsx";
 import { AuthCard } from "./layout.tsx";
 import { useState } from "preact/hooks";
 
@@ -22,14 +22,10 @@ export function SignIn() {
       }
     >
       <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          const { email, password } = formValues(e.currentTarget);
-          void run(async () => {
-            signedIn(await ok(api.POST("/auth/signin", { body: { email: email!, password: password! } })));
-            navigate(next?.startsWith("/") ? next : "/", { replace: true });
-          });
-        }}
+        onSubmit={submitting(run, async ({ email, password }) => {
+          signedIn(await ok(api.POST("/auth/signin", { body: { email: email!, password: password! } })));
+          navigate(next?.startsWith("/") ? next : "/", { replace: true });
+        })}
       >
         <Field label="Email" name="email" type="email" autoComplete="username" required />
         <Field label="Password" name="password" type="password" autoComplete="current-password" required />
@@ -51,14 +47,10 @@ export function ForgotPassword() {
         <p role="status">If an account uses this address, a reset link is on its way. It works once, for 30 minutes.</p>
       ) : (
         <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            const { email } = formValues(e.currentTarget);
-            void run(async () => {
-              await ok(api.POST("/auth/password-reset", { body: { email: email! } }));
-              setSent(true);
-            });
-          }}
+          onSubmit={submitting(run, async ({ email }) => {
+            await ok(api.POST("/auth/password-reset", { body: { email: email! } }));
+            setSent(true);
+          })}
         >
           <Field label="Email" name="email" type="email" autoComplete="email" required />
           <ErrorLine error={error} />

@@ -7,7 +7,7 @@ import { POLICY_VERSION } from "../../../workers/privacy-policy.ts";
 import { api, ok } from "../api/client.ts";
 import { navigate } from "../router.ts";
 import { signedIn } from "../state/session.ts";
-import { Check, ErrorLine, Field, formValues, useAction } from "../ui/form.tsx";
+import { Check, ErrorLine, Field, submitting, useAction } from "../ui/form.tsx";
 import { AuthCard } from "./layout.tsx";
 
 export function SignUp() {
@@ -15,22 +15,18 @@ export function SignUp() {
   return (
     <AuthCard title="Create your WeChatting account" footer={<a href="/signin">I already have an account</a>}>
       <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          const v = formValues(e.currentTarget);
-          void run(async () => {
-            const body = {
-              name: v.name!,
-              email: v.email!,
-              password: v.password!,
-              adult: true,
-              acceptPolicyVersion: POLICY_VERSION,
-              ...(v.workspaceName ? { workspaceName: v.workspaceName } : {}),
-            } as const;
-            signedIn(await ok(api.POST("/auth/signup", { body })));
-            navigate("/", { replace: true });
-          });
-        }}
+        onSubmit={submitting(run, async (v) => {
+          const body = {
+            name: v.name!,
+            email: v.email!,
+            password: v.password!,
+            adult: true,
+            acceptPolicyVersion: POLICY_VERSION,
+            ...(v.workspaceName ? { workspaceName: v.workspaceName } : {}),
+          } as const;
+          signedIn(await ok(api.POST("/auth/signup", { body })));
+          navigate("/", { replace: true });
+        })}
       >
         <Field label="Your name" name="name" autoComplete="name" required maxLength={100} />
         <Field label="Work email" name="email" type="email" autoComplete="email" required />

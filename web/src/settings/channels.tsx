@@ -11,7 +11,7 @@ import { formatDateTime } from "../format.ts";
 import { canManage } from "../state/session.ts";
 import { Dialog } from "../ui/dialog.tsx";
 import { Empty } from "../ui/empty.tsx";
-import { ErrorLine, Field, formValues, useAction } from "../ui/form.tsx";
+import { ErrorLine, Field, submitting, useAction } from "../ui/form.tsx";
 
 type Channel = components["schemas"]["Channel"];
 const STATUS = { active: "Connected", needs_reconnection: "Needs reconnection", disconnected: "Disconnected", revoked: "Access withdrawn at Meta" };
@@ -21,19 +21,15 @@ function ConnectWhatsApp(props: { workspaceId: string; onDone: () => void }) {
   return (
     <form
       aria-labelledby="connect-wa"
-      onSubmit={(e) => {
-        e.preventDefault();
-        const v = formValues(e.currentTarget);
-        void run(async () => {
-          await ok(
-            api.POST("/workspaces/{workspaceId}/channels/whatsapp/manual", {
-              params: { path: { workspaceId: props.workspaceId } },
-              body: { phoneNumberId: v.phoneNumberId!, wabaId: v.wabaId!, accessToken: v.accessToken! },
-            }),
-          );
-          props.onDone();
-        });
-      }}
+      onSubmit={submitting(run, async (v) => {
+        await ok(
+          api.POST("/workspaces/{workspaceId}/channels/whatsapp/manual", {
+            params: { path: { workspaceId: props.workspaceId } },
+            body: { phoneNumberId: v.phoneNumberId!, wabaId: v.wabaId!, accessToken: v.accessToken! },
+          }),
+        );
+        props.onDone();
+      })}
     >
       <h3 id="connect-wa">WhatsApp number (system-user token)</h3>
       <p class="hint">From Meta Business Suite → WhatsApp Manager. The token is checked at Meta before anything is saved and is stored encrypted.</p>
@@ -53,18 +49,14 @@ function FinishLogin(props: { workspaceId: string; onDone: () => void }) {
   return (
     <form
       aria-labelledby="connect-login"
-      onSubmit={(e) => {
-        e.preventDefault();
-        const v = formValues(e.currentTarget);
+      onSubmit={submitting(run, async (v) => {
         const kind = v.kind as "messenger" | "instagram";
-        void run(async () => {
-          const path = { path: { workspaceId: props.workspaceId } };
-          const { state } = await ok(api.POST("/workspaces/{workspaceId}/channels/oauth/state", { params: path, body: { kind } }));
-          const body = { code: v.code!, state, redirectUri: `${window.location.origin}/oauth/callback` };
-          await ok(kind === "messenger" ? api.POST("/workspaces/{workspaceId}/channels/messenger/connect", { params: path, body }) : api.POST("/workspaces/{workspaceId}/channels/instagram/connect", { params: path, body }));
-          props.onDone();
-        });
-      }}
+        const path = { path: { workspaceId: props.workspaceId } };
+        const { state } = await ok(api.POST("/workspaces/{workspaceId}/channels/oauth/state", { params: path, body: { kind } }));
+        const body = { code: v.code!, state, redirectUri: `${window.location.origin}/oauth/callback` };
+        await ok(kind === "messenger" ? api.POST("/workspaces/{workspaceId}/channels/messenger/connect", { params: path, body }) : api.POST("/workspaces/{workspaceId}/channels/instagram/connect", { params: path, body }));
+        props.onDone();
+      })}
     >
       <h3 id="connect-login">Facebook Page or Instagram account</h3>
       <p class="hint">Finish Meta's login with the code it returned. Pages bring their linked Instagram accounts with them.</p>

@@ -7,7 +7,7 @@ import { api, ok } from "../api/client.ts";
 import type { components } from "../api/openapi.gen.ts";
 import { formatDateTime } from "../format.ts";
 import { canManage, me, roleIn } from "../state/session.ts";
-import { ErrorLine, Field, formValues, useAction } from "../ui/form.tsx";
+import { ErrorLine, Field, submitting, useAction } from "../ui/form.tsx";
 
 type Member = components["schemas"]["Member"];
 type Invitation = components["schemas"]["Invitation"];
@@ -98,16 +98,11 @@ export function Team(props: { workspaceId: string }) {
           <h2>Invitations</h2>
           <form
             class="inline-form"
-            onSubmit={(e) => {
-              e.preventDefault();
-              const form = e.currentTarget;
-              const v = formValues(form);
-              void run(async () => {
-                await ok(api.POST("/workspaces/{workspaceId}/invitations", { ...path, body: { email: v.email!, role: v.role as Role } }));
-                form.reset();
-                await load();
-              });
-            }}
+            onSubmit={submitting(run, async (v, form) => {
+              await ok(api.POST("/workspaces/{workspaceId}/invitations", { ...path, body: { email: v.email!, role: v.role as Role } }));
+              form.reset();
+              await load();
+            })}
           >
             <Field label="Email" name="email" type="email" required />
             <div class="field">

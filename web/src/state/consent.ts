@@ -1,43 +1,34 @@
 /**
  * @module
- * Cookie and analytics consent. Before a choice only the essential session cookie exists; the choice
- * is kept on this device (strictly necessary to remember it) and, when signed in, recorded by the API
- * with the policy version and time. Nothing analytic is sent unless `analytics` is true.
+ * Cookie and analytics consent, kept by the API (`/consent`: for the signed-in user, or for a visitor
+ * by an essential cookie set only once they choose). Before a choice only the session cookie exists,
+ * and no analytics event is ever sent without `analytics: true` (the API refuses it too).
  */
 import { signal } from "@preact/signals";
-import { api, ok, type Paths } from "../api/client.ts";
+import { api, ok } from "../api/client.ts";
+import type { Consent } from "../api/types.ts";
 
-export type Consent = Paths["/me/consent"]["put"]["requestBody"]["content"]["application/json"];
-
-const KEY = "wc_consent";
-
-function stored(): Consent | null {
-  try {
-    const value = JSON.parse(localStorage.getItem(KEY) ?? "null") as Consent | null;
-    return value && typeof value.analytics === "boolean" && typeof value.preferences === "boolean" ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-export const consent = signal<Consent | null>(stored());
+/** null until the API has answered. */
+export const consent = signal<Consent | null>(null);
 /** The banner's "Customise" panel, also opened from the privacy centre. */
 export const customising = signal(false);
 
-export async function choose(choice: Consent, signedIn: boolean): Promise<void> {
-  localStorage.setItem(KEY, JSON.stringify(choice));
-  consent.value = choice;
-  customising.value = false;
-  if (signedIn) await ok(api.PUT("/me/consent", { body: choice }));
+export async function loadConsent(): Promise<void> {
+  const before = consent.peek();
+  const now = await ok(api.GET("/consent"));
+  // A choice made on this device just before signing in is this person's choice: never ask twice.
+  consent.value =
+    now.recordedAt === null && before?.recordedAt
+      ? await ok(api.PUT("/consent", { body: { analytics: before.analytics, preferences: before.preferences } }))
+      : now;
 }
 
-/** The server's record wins over this device's (a choice made elsewhere, or withdrawn). */
-export async function syncConsent(): Promise<void> {
-  try {
-    const recorded = await ok(api.GET("/me/consent"));
-    localStorage.setItem(KEY, JSON.stringify(recorded));
-    consent.value = recorded;
-  } catch {
-    // Not recorded yet (or the privacy API is not deployed): this device's choice stands.
-  }
+export async function choose(choice: { analytics: boolean; preferences: boolean }): Promise<void> {
+  consent.value = await ok(api.PUT("/consent", { body: choice }));
+  customising.value = false;
+}
+
+/** First-party, aggregated product counts; nothing leaves without consent. */
+export function track(event: string): void {
+  if (consent.value?.analytics) void api.POST("/analytics", { body: { event } });
 }

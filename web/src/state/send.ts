@@ -6,6 +6,7 @@
 import { api, ApiError, ok } from "../api/client.ts";
 import type { Message, SendBody } from "../api/types.ts";
 import { messageOf } from "../ui/form.tsx";
+import { track } from "./consent.ts";
 import { upsertMessage } from "./thread.ts";
 
 const bodies = new Map<string, SendBody>();
@@ -59,6 +60,7 @@ function pendingMessage(body: SendBody): Message {
 /** Resolves to the API's error code when the send was refused (e.g. "window_closed"). */
 export async function send(workspaceId: string, conversationId: string, body: SendBody): Promise<string | null> {
   bodies.set(body.idempotencyKey, body);
+  track(`send.${body.kind}`);
   const local = pendingMessage(body);
   if (body.kind !== "reaction") upsertMessage(conversationId, local);
   try {

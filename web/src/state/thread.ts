@@ -7,6 +7,7 @@
  */
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
+import { track } from "./consent.ts";
 import type { ConversationSummary, Message, Note } from "../api/types.ts";
 
 export type { Message, Note };
@@ -47,6 +48,7 @@ const path = (workspaceId: string, id: string) => ({ params: { path: { workspace
  * messages loads; the fresh detail (send window, workflow) follows without holding anything up.
  */
 export async function openThread(workspaceId: string, id: string, listed: ConversationSummary | undefined): Promise<void> {
+  track("conversation.open");
   thread.value = { conversationId: id, summary: listed ?? null, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
   const detail = ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).then((d) => {
     update(id, () => ({ summary: d }));

@@ -33,7 +33,7 @@ export function Ticks(props: { message: Message }) {
 export function Bubble(props: {
   message: Message;
   quoted: Message | undefined;
-  mediaSrc: (id: string) => string;
+  mediaSrc: (externalId: string, index?: number) => string;
   onReply: (m: Message) => void;
   onReact: (m: Message) => void;
   onRetry: (m: Message) => void;

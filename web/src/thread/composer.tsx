@@ -73,15 +73,17 @@ export function Composer(props: {
       const answer = await ok(
         api.POST("/workspaces/{workspaceId}/conversations/{id}/media", {
           ...path,
-          body: { file: chosen },
-          bodySerializer: ({ file }) => {
+          body: { mediaType: mediaTypeOf(chosen) },
+          // Multipart: the generated type names the file part, the browser's File fills it.
+          bodySerializer: ({ mediaType }) => {
             const form = new FormData();
-            form.set("file", file);
+            form.set("file", chosen);
+            form.set("mediaType", mediaType);
             return form;
           },
         }),
       );
-      const mediaType = mediaTypeOf(chosen);
+      const { mediaType } = answer;
       await dispatch({
         kind: "media",
         mediaId: answer.mediaId,

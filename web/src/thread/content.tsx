@@ -2,8 +2,8 @@
  * @module
  * The body of one message, for every kind the ingestion core stores (workers/events.ts): text, media,
  * attachments, locations, shared contacts, interactive replies, orders, system notices, referrals,
- * shares, story mentions and replies, and what could not be shown. Media is loaded through our own
- * API (never from Meta's CDN directly), so the browser makes no third-party request.
+ * shares, story mentions and replies, and what could not be shown. Media and attachments are loaded
+ * through our own API (never from Meta's CDN directly), so the browser makes no third-party request.
  */
 import type { Message } from "../api/types.ts";
 
@@ -23,49 +23,44 @@ function MediaView(props: { media: Media; kind: string; src: string }) {
   );
 }
 
-/** Instagram / Messenger attachments carry a Meta CDN address: opening it is the agent's choice. */
-function AttachmentView(props: { a: Content["attachments"][number] }) {
-  const { a } = props;
+/** Instagram / Messenger attachments, streamed through our API like WhatsApp media. */
+function AttachmentView(props: { a: Content["attachments"][number]; src: string }) {
+  const { a, src } = props;
   const names: Record<string, string> = {
     image: "Image", video: "Video", audio: "Audio", file: "File", ig_reel: "Reel", reel: "Reel", share: "Shared post",
     story_mention: "Story mention", ig_post: "Instagram post", sticker: "Sticker", fallback: "Link", template: "Template", animated_image_share: "GIF",
   };
   const name = names[a.type] ?? `Attachment (${a.type})`;
+  if (a.url && ["image", "sticker", "animated_image_share"].includes(a.type)) return <img class="image" src={src} alt={a.title ?? name} loading="lazy" />;
+  if (a.url && a.type === "video") return <video class="video" src={src} controls preload="none" aria-label={a.title ?? name} />;
+  if (a.url && a.type === "audio") return <audio src={src} controls preload="none" aria-label={a.title ?? name} />;
   return (
     <div class="attachment">
       <span class="chip">{name}</span> {a.title && <span>{a.title}</span>}{" "}
       {a.url && (
-        <a href={a.url} target="_blank" rel="noopener noreferrer">
-          Open at Meta
+        <a href={src} download>
+          Open
         </a>
       )}
     </div>
   );
 }
 
-export function MessageContentView(props: { message: Message; mediaSrc: (mediaId: string) => string }) {
+export function MessageContentView(props: { message: Message; mediaSrc: (externalId: string, index?: number) => string }) {
   const { message: m, mediaSrc } = props;
   const c = m.content;
   const parts = [];
   if (c.context?.story) {
     parts.push(
       <p class="meta-line">
-        {m.type === "story_mention" ? "Mentioned you in their story" : "Replied to your story"}
-        {c.context.story.url && (
-          <>
-            {" · "}
-            <a href={c.context.story.url} target="_blank" rel="noopener noreferrer">
-              open story at Meta
-            </a>
-          </>
-        )}{" "}
+        {m.type === "story_mention" ? "Mentioned you in their story" : "Replied to your story"}{" "}
         <small>(stories expire after 24 hours)</small>
       </p>,
     );
   }
   if (m.type === "story_mention" && !c.context?.story) parts.push(<p class="meta-line">Mentioned you in their story</p>);
-  if (c.media) parts.push(<MediaView media={c.media} kind={m.type} src={mediaSrc(c.media.id)} />);
-  for (const a of c.attachments) parts.push(<AttachmentView a={a} />);
+  if (c.media) parts.push(<MediaView media={c.media} kind={m.type} src={mediaSrc(m.externalId)} />);
+  c.attachments.forEach((a, index) => parts.push(<AttachmentView a={a} src={mediaSrc(m.externalId, index)} />));
   if (c.location) {
     const { latitude, longitude, name, address } = c.location;
     parts.push(

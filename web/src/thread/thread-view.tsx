@@ -57,7 +57,8 @@ export function ThreadView(props: { workspaceId: string; onReply: (m: Message) =
   });
   const items = virtualizer.getVirtualItems();
   if (items[0]?.index === 0 && t.olderCursor && !t.loading) void loadOlder(props.workspaceId);
-  const mediaSrc = (mediaId: string) => `/api/workspaces/${encodeURIComponent(props.workspaceId)}/conversations/${t.conversationId}/media/${encodeURIComponent(mediaId)}`;
+  const mediaSrc = (externalId: string, index?: number) =>
+    `/api/workspaces/${encodeURIComponent(props.workspaceId)}/conversations/${t.conversationId}/messages/${encodeURIComponent(externalId)}/media${index === undefined ? "" : `?index=${index}`}`;
   return (
     <div ref={scroller} class="thread" role="log" aria-live="polite" aria-label="Messages" tabIndex={0}>
       {t.loading && t.messages.length === 0 && <p class="loading-line" role="status">Loading messages…</p>}

@@ -73,4 +73,13 @@ export function useAction(): [(fn: () => Promise<void>) => Promise<void>, boolea
   return [run, busy, error];
 }
 
-export const formValues = (form: HTMLFormElement) => Object.fromEntries(new FormData(form)) as Record<string, string>;
+const formValues = (form: HTMLFormElement) => Object.fromEntries(new FormData(form)) as Record<string, string>;
+
+/** A form's onSubmit: no page load, and `fn` gets the form's values (and the form) through `run`. */
+export const submitting =
+  (run: (fn: () => Promise<void>) => Promise<void>, fn: (values: Record<string, string>, form: HTMLFormElement) => Promise<void>) =>
+  (event: SubmitEvent) => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    void run(() => fn(formValues(form), form));
+  };
