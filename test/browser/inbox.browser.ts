@@ -179,7 +179,10 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const ig = { product: "instagram", accountId: "17840000000000001", customerId: "8100000000000001", ts: Date.now() } as const;
     await stack.webhook("instagram", [mText(ig, "m_ig_unsent", "Oops, wrong chat")]);
     await stack.webhook("instagram", [mDeleted({ ...ig, ts: ig.ts + 1000 }, "m_ig_unsent")]);
+    // From the bare list, so every thread below is opened afresh, once the last change has arrived.
+    await mainNav(owner, "Inbox").click();
     await owner.getByRole("form", { name: "Filter conversations" }).getByLabel("Status").selectOption("");
+    await conversationRows(owner).filter({ hasText: "Message deleted" }).waitFor();
     const rows = conversationRows(owner);
     const log = owner.getByRole("log", { name: "Messages" });
     const seen: string[] = [];

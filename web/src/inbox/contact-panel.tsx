@@ -12,6 +12,7 @@ import { applySummary } from "../state/inbox.ts";
 import { setSummary } from "../state/thread.ts";
 import { ErrorLine, useAction } from "../ui/form.tsx";
 import { contactName } from "./conversation-list.tsx";
+import { ContactPrivacy } from "./contact-privacy.tsx";
 import { WindowChip } from "./window-state.tsx";
 
 type Member = components["schemas"]["Member"];
@@ -119,6 +120,7 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
         </form>
       )}
       <ErrorLine error={error} />
+      {canManage(workspaceId) && <ContactPrivacy workspaceId={workspaceId} contactId={c.contact.id} name={contactName(c)} />}
     </aside>
   );
 }
