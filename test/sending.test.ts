@@ -8,7 +8,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { envelope, mText } from "../scripts/meta-simulator/payloads.ts";
 import { SERVICE_WINDOW_MS } from "../workers/send-window.ts";
-import { sealSecret } from "../workers/vault/vault.ts";
+import { openSecret, sealSecret } from "../workers/vault/vault.ts";
+import { dumpConversationObject, dumpD1 } from "./privacy-helpers.ts";
 import { BASE, api, call, channelId, conversationOf, demoMember, postOk, postWebhook, seedDemoWorkspace, sql, stubOf, type Agent } from "./helpers.ts";
 import { useGraphSimulator } from "./graph-simulator.ts";
 import { inbound, whatsappPost } from "./wa-builders.ts";
@@ -40,6 +41,12 @@ beforeEach(async () => {
   }
   await sql(`UPDATE channels SET status = 'active', health_problem = NULL, send_paused_until = NULL`);
 });
+
+async function openToken(channel: string): Promise<string> {
+  const opened = await openSecret(env, { workspaceId: agent.workspaceId, channelId: channel, purpose: "access_token" });
+  if (!opened.ok) throw new Error(`no token for ${channel}: ${opened.error}`);
+  return opened.plaintext;
+}
 
 async function whatsappConversation(agoMs = 60_000): Promise<{ id: string; customer: string; inboundId: string }> {
   const customer = `1555500${String(++n).padStart(4, "0")}`;
@@ -104,6 +111,12 @@ describe("sending on WhatsApp", () => {
 
     await graph.sim.flushStatuses({ all: true });
     expect((await byKey(id, k)).status).toBe("read");
+
+    // The token was opened for the send and kept nowhere: not in D1, not in the conversation's storage.
+    const token = await openToken(channelId("whatsapp"));
+    expect(await dumpD1()).not.toContain(token);
+    expect(await dumpConversationObject(id)).not.toContain(token);
+    expect(graph.requests.every((r) => !r.url.includes(token))).toBe(true);
   });
 
   it("never sends twice for one idempotency key, whether retried before or after Meta answered", async () => {
