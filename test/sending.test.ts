@@ -261,6 +261,23 @@ describe("the send window", () => {
     expect(long.body.error).toEqual({ code: "content_not_supported", message: "Messenger messages are limited to 2000 characters." });
   });
 
+  it("sends Messenger attachments uploaded to Meta and quotes the message replied to", async () => {
+    const { id, inboundId } = await messagingConversation("messenger");
+    const upload = await uploadFile(id, new File([new Uint8Array(4096).fill(1)], "map.png", { type: "image/png" }), "image");
+    expect(upload.status).toBe(201);
+    const { mediaId } = await upload.json<{ mediaId: string }>();
+    await send(id, { idempotencyKey: key(), kind: "media", mediaType: "image", mediaId });
+    await send(id, { idempotencyKey: key(), kind: "text", text: "Here is the map", replyTo: inboundId });
+    await deliver(id);
+    const [media, text] = graph.sim.snapshot().sends.slice(-2).map((s) => s.body as any);
+    expect(media).toMatchObject({ messaging_type: "RESPONSE", message: { attachment: { type: "image", payload: { attachment_id: mediaId } } } });
+    expect(text).toMatchObject({ message: { text: "Here is the map" }, reply_to: { mid: inboundId } });
+    expect((await messages(id)).filter((m) => m.direction === "out").map((m) => [m.type, m.status])).toEqual([
+      ["image", "sent"],
+      ["text", "sent"],
+    ]);
+  });
+
   it("reacts and marks seen on Instagram through the Page", async () => {
     const { id, inboundId } = await messagingConversation("instagram");
     const reacted = await send(id, { idempotencyKey: key(), kind: "reaction", targetExternalId: inboundId, emoji: "❤️" });
