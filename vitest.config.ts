@@ -39,5 +39,8 @@ export default defineConfig(async () => ({
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/apply-migrations.ts"],
     teardownTimeout: 60_000,
+    // Every file shares one workerd thread where each password hash takes ~0.25 s: a busy machine
+    // stretches a test of a dozen sign-ins well past Vitest's default 5 s.
+    testTimeout: 20_000,
   },
 }));

@@ -380,6 +380,19 @@ function cellOf(
 // Run
 // ---------------------------------------------------------------------------------------------
 
+// Resolved before the run: the ref may move while it runs (others commit meanwhile).
+const git = (...argv: string[]) => {
+  try {
+    return execFileSync("git", ["-C", ROOT, ...argv], { encoding: "utf8" }).trim();
+  } catch {
+    return null;
+  }
+};
+const sourceInfo = {
+  ref: config.ref ?? config.source ?? "working tree",
+  commit: config.source ? null : git("rev-parse", config.ref ?? "HEAD"),
+  uncommittedChanges: config.ref || config.source ? null : (git("status", "--porcelain")?.split("\n").filter(Boolean).length ?? null),
+};
 const startedAt = Date.now();
 retriesLeft = config.retries * 3;
 const work = mkdtempSync(join(tmpdir(), "wechatting-bench-"));
@@ -785,18 +798,6 @@ const versions = Object.fromEntries(
     }
   }),
 );
-const git = (...argv: string[]) => {
-  try {
-    return execFileSync("git", ["-C", ROOT, ...argv], { encoding: "utf8" }).trim();
-  } catch {
-    return null;
-  }
-};
-const sourceInfo = {
-  ref: config.ref ?? config.source ?? "working tree",
-  commit: config.source ? null : git("rev-parse", config.ref ?? "HEAD"),
-  uncommittedChanges: config.ref || config.source ? null : (git("status", "--porcelain")?.split("\n").filter(Boolean).length ?? null),
-};
 const machine = {
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model ?? null,

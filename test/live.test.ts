@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACCESS_REVOKED } from "../durable-objects/live-sockets.ts";
-import { api, conversationOf, demoMember, postOk, seedDemoWorkspace, type Agent } from "./helpers.ts";
+import { PASSWORD, api, conversationOf, demoMember, postOk, seedDemoWorkspace, type Agent } from "./helpers.ts";
 import { openLive, ticketFor, upgrade, type Frame } from "./live-helpers.ts";
 import { echo, inbound, status, whatsappPost } from "./wa-builders.ts";
 
@@ -114,7 +114,7 @@ describe("live updates", () => {
     expect(plain.status).toBe(426);
   });
 
-  it("closes a member's sockets (4403) when they are removed or their role changes", async () => {
+  it("closes a member's sockets (4403) when they are removed, their role changes or they delete their account", async () => {
     const customer = customerNumber();
     await postOk(whatsappPost([inbound(customer, "wamid.REMOVED", Date.now())]));
     const id = conversationOf("whatsapp", customer);
@@ -135,6 +135,13 @@ describe("live updates", () => {
     await socket.until((f) => f.type === "hello");
     await api(`/workspaces/${owner.workspaceId}/members/${promoted.userId}`, { as: owner, method: "PATCH", body: { role: "admin" } });
     expect((await socket.closed).code).toBe(ACCESS_REVOKED);
+
+    // Deleting one's own account closes every socket at once, whatever the workspace.
+    const deleting = await demoMember("agent");
+    const theirs = await openLive(deleting);
+    await theirs.until((f) => f.type === "hello");
+    expect((await api("/me/deletion", { as: deleting, body: { password: PASSWORD } })).status).toBe(202);
+    expect((await theirs.closed).code).toBe(ACCESS_REVOKED);
 
     // Other members stay connected.
     await postOk(whatsappPost([inbound(customer, "wamid.STILL_HERE", Date.now())]));

@@ -5,10 +5,11 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { envelope, mText } from "../scripts/meta-simulator/payloads.ts";
 import { SERVICE_WINDOW_MS } from "../workers/send-window.ts";
-import { sealSecret } from "../workers/vault/vault.ts";
+import { openSecret, sealSecret } from "../workers/vault/vault.ts";
+import { dumpConversationObject, dumpD1 } from "./privacy-helpers.ts";
 import { BASE, api, call, channelId, conversationOf, demoMember, postOk, postWebhook, seedDemoWorkspace, sql, stubOf, type Agent } from "./helpers.ts";
 import { useGraphSimulator } from "./graph-simulator.ts";
 import { inbound, whatsappPost } from "./wa-builders.ts";
@@ -41,6 +42,12 @@ beforeEach(async () => {
   await sql(`UPDATE channels SET status = 'active', health_problem = NULL, send_paused_until = NULL`);
 });
 
+async function openToken(channel: string): Promise<string> {
+  const opened = await openSecret(env, { workspaceId: agent.workspaceId, channelId: channel, purpose: "access_token" });
+  if (!opened.ok) throw new Error(`no token for ${channel}: ${opened.error}`);
+  return opened.plaintext;
+}
+
 async function whatsappConversation(agoMs = 60_000): Promise<{ id: string; customer: string; inboundId: string }> {
   const customer = `1555500${String(++n).padStart(4, "0")}`;
   const inboundId = `wamid.SEND_IN_${n}`;
@@ -65,7 +72,27 @@ const byKey = async (id: string, k: string) => (await messages(id)).find((m) => 
  */
 async function deliver(id: string): Promise<void> {
   await runInDurableObject(stubOf(id), (_, state) => state.storage.sql.exec(`UPDATE outbox SET next_at = 0`));
+  await attempt(id);
+}
+/**
+ * Runs the alarm now if it is still scheduled, and waits until its round is over: the next send is not
+ * due before the round began, and D1 has what the object has. (The alarm a send arms may already be running by itself.)
+ */
+async function attempt(id: string): Promise<void> {
+  const round = Date.now();
   await runDurableObjectAlarm(stubOf(id));
+  await vi.waitFor(
+    async () => {
+      const [due, rev] = await runInDurableObject(stubOf(id), (_, state) => [
+        // Sends leave in order: the round is over when the head is gone or waits for a later one.
+        state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM (SELECT next_at FROM outbox ORDER BY seq LIMIT 1) WHERE next_at <= ?`, round).one().n,
+        state.storage.sql.exec<{ rev: number }>(`SELECT rev FROM conversation`).one().rev,
+      ]);
+      expect(due).toBe(0);
+      expect(await sql(`SELECT rev FROM conversations WHERE id = ?`, id)).toEqual([{ rev }]);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 }
 /** The composer's upload: multipart, straight to Meta through the Worker. */
 function uploadFile(id: string, file: File, mediaType: string): Promise<Response> {
@@ -92,7 +119,7 @@ describe("sending on WhatsApp", () => {
     const accepted = await send(id, { idempotencyKey: k, kind: "text", text: "Your parcel left today 📦", previewUrl: true });
     expect(accepted.status).toBe(202);
     expect(accepted.body.message).toMatchObject({ status: "pending", direction: "out", text: "Your parcel left today 📦", sentBy: agent.userId, idempotencyKey: k });
-    expect(graph.sim.snapshot().sends).toHaveLength(0);
+    expect(accepted.body.message.externalId).toBe(`out:${k}`);
 
     await deliver(id);
     const sent = await byKey(id, k);
@@ -104,6 +131,12 @@ describe("sending on WhatsApp", () => {
 
     await graph.sim.flushStatuses({ all: true });
     expect((await byKey(id, k)).status).toBe("read");
+
+    // The token was opened for the send and kept nowhere: not in D1, not in the conversation's storage.
+    const token = await openToken(channelId("whatsapp"));
+    expect(await dumpD1()).not.toContain(token);
+    expect(await dumpConversationObject(id)).not.toContain(token);
+    expect(graph.requests.every((r) => !r.url.includes(token))).toBe(true);
   });
 
   it("never sends twice for one idempotency key, whether retried before or after Meta answered", async () => {
@@ -228,6 +261,23 @@ describe("the send window", () => {
     expect(long.body.error).toEqual({ code: "content_not_supported", message: "Messenger messages are limited to 2000 characters." });
   });
 
+  it("sends Messenger attachments uploaded to Meta and quotes the message replied to", async () => {
+    const { id, inboundId } = await messagingConversation("messenger");
+    const upload = await uploadFile(id, new File([new Uint8Array(4096).fill(1)], "map.png", { type: "image/png" }), "image");
+    expect(upload.status).toBe(201);
+    const { mediaId } = await upload.json<{ mediaId: string }>();
+    await send(id, { idempotencyKey: key(), kind: "media", mediaType: "image", mediaId });
+    await send(id, { idempotencyKey: key(), kind: "text", text: "Here is the map", replyTo: inboundId });
+    await deliver(id);
+    const [media, text] = graph.sim.snapshot().sends.slice(-2).map((s) => s.body as any);
+    expect(media).toMatchObject({ messaging_type: "RESPONSE", message: { attachment: { type: "image", payload: { attachment_id: mediaId } } } });
+    expect(text).toMatchObject({ message: { text: "Here is the map" }, reply_to: { mid: inboundId } });
+    expect((await messages(id)).filter((m) => m.direction === "out").map((m) => [m.type, m.status])).toEqual([
+      ["image", "sent"],
+      ["text", "sent"],
+    ]);
+  });
+
   it("reacts and marks seen on Instagram through the Page", async () => {
     const { id, inboundId } = await messagingConversation("instagram");
     const reacted = await send(id, { idempotencyKey: key(), kind: "reaction", targetExternalId: inboundId, emoji: "❤️" });
@@ -276,7 +326,7 @@ describe("failures", () => {
       const k = key();
       graph.sim.failSends(fault as never);
       await send(id, { idempotencyKey: k, kind: "text", text: `retry number ${i}` });
-      await runDurableObjectAlarm(stubOf(id));
+      await attempt(id);
       const waiting = await byKey(id, k);
       expect(waiting.status, JSON.stringify(fault)).toBe("pending");
       expect(waiting.error).not.toBeNull();
@@ -297,12 +347,12 @@ describe("failures", () => {
     const second = await whatsappConversation();
     graph.sim.failSends({ code: 130429 });
     await send(first.id, { idempotencyKey: key(), kind: "text", text: "paced 1" });
-    await runDurableObjectAlarm(stubOf(first.id));
+    await attempt(first.id);
     const [paused] = await sql<{ send_paused_until: number }>(`SELECT send_paused_until FROM channels WHERE id = ?`, channelId("whatsapp"));
     expect(paused!.send_paused_until).toBeGreaterThan(Date.now());
     const k = key();
     await send(second.id, { idempotencyKey: k, kind: "text", text: "paced 2" });
-    await runDurableObjectAlarm(stubOf(second.id));
+    await attempt(second.id);
     expect((await byKey(second.id, k)).status).toBe("pending");
     expect(sendsTo((b) => b.text?.body === "paced 2")).toHaveLength(0);
   });

@@ -19,15 +19,24 @@ export async function announce(env: Cloudflare.Env, batches: readonly MirrorBatc
     changes.set(conversation.id, Math.max(changes.get(conversation.id) ?? 0, conversation.rev));
     byWorkspace.set(conversation.workspaceId, changes);
   }
-  await Promise.all(
-    [...byWorkspace].map(async ([workspaceId, changes]) => {
-      try {
-        await inboxOf(env, workspaceId).publish([...changes].map(([id, rev]) => ({ id, rev })));
-      } catch (error) {
-        console.warn(`live inbox of ${workspaceId} missed an announcement`, error);
-      }
-    }),
-  );
+  await Promise.all([...byWorkspace].map(([workspaceId, changes]) => publish(env, workspaceId, [...changes].map(([id, rev]) => ({ id, rev })))));
+}
+
+/** Announces list changes made outside a conversation (a contact renamed): browsers refetch those entries. */
+export async function publishConversations(env: Cloudflare.Env, workspaceId: string, conversationIds: readonly string[]): Promise<void> {
+  if (conversationIds.length === 0) return;
+  const rows = await env.DB.prepare(`SELECT id, content_rev AS rev FROM conversations WHERE workspace_id = ?1 AND id IN (SELECT value FROM json_each(?2))`)
+    .bind(workspaceId, JSON.stringify(conversationIds))
+    .all<{ id: string; rev: number }>();
+  await publish(env, workspaceId, rows.results);
+}
+
+async function publish(env: Cloudflare.Env, workspaceId: string, changes: { id: string; rev: number }[]): Promise<void> {
+  try {
+    await inboxOf(env, workspaceId).publish(changes);
+  } catch (error) {
+    console.warn(`live inbox of ${workspaceId} missed an announcement`, error);
+  }
 }
 
 export type TicketScope = { userId: string; workspaceId: string; conversationId: string | null };
@@ -61,6 +70,12 @@ export async function disconnectMember(env: Cloudflare.Env, workspaceId: string,
     // The member's requests are refused anyway (membership is read on every request); sockets close at the next check.
     console.warn(`could not close live connections of ${userId} in ${workspaceId}`, error);
   }
+}
+
+/** Closes every live connection of a user in every workspace (account deactivated). */
+export async function disconnectUser(env: Cloudflare.Env, userId: string, reason: string): Promise<void> {
+  const { results } = await env.DB.prepare(`SELECT workspace_id FROM memberships WHERE user_id = ?1`).bind(userId).all<{ workspace_id: string }>();
+  await Promise.all(results.map((m) => disconnectMember(env, m.workspace_id, userId, reason)));
 }
 
 export function watchConversation(env: Cloudflare.Env, workspaceId: string, userId: string, conversationId: string): Promise<void> {

@@ -35,6 +35,7 @@ import {
   workspaces,
 } from "../db/schema.ts";
 import { closeRequest, newRequest, type RightsRequest } from "./requests.ts";
+import { disconnectUser } from "../live.ts";
 
 const DAY_MS = 24 * 3600_000;
 /** The grace period never reaches the 30 days within which erasure is promised. */
@@ -103,8 +104,8 @@ export async function deactivateAccount(env: Cloudflare.Env, userId: string, pla
     }, now),
   ]);
   await endAllSessions(env.DB, userId);
-  // LEAD HOOK (live connections): close this user's WebSockets here, e.g. `await disconnectUser(env, userId)`.
-  // Revoked sessions already stop new tickets; open sockets need the lead's live registry.
+  // Revoked sessions stop new tickets; the sockets already open are closed here.
+  await disconnectUser(env, userId, "account deactivated");
   await disconnectLiveChannels(env, plan.deleted, userId);
   return request;
 }

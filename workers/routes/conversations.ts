@@ -12,7 +12,8 @@ import { and, eq, gt, isNull, lte, or, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { requirePermission, type WorkspaceEnv } from "../auth/workspace-access.ts";
-import { channels, contactProfiles, contacts, conversationReads, conversations, conversationStatuses, memberships } from "../db/schema.ts";
+import { channels, contactProfiles, contactRestrictions, contacts, conversationReads, conversations, conversationStatuses, memberships } from "../db/schema.ts";
+import { can } from "../permissions.ts";
 import type { Refusal } from "../../durable-objects/conversation.ts";
 import { Direction, Product } from "../events.ts";
 import { errorResponse } from "../http-error.ts";
@@ -201,6 +202,8 @@ conversationRoutes.openapi(
     const now = Date.now();
     const rows = await summaries(
       c,
+      // Restricted contacts are kept but hidden from those who do not manage contacts.
+      can(c.var.role, "contacts.manage") ? undefined : sql`NOT EXISTS (SELECT 1 FROM ${contactRestrictions} WHERE ${contactRestrictions.contactId} = ${conversations.contactId})`,
       channelId ? eq(conversations.channelId, channelId) : undefined,
       statusFilter(status, now),
       assigneeFilter(assignee, c.var.user.id),

@@ -12,6 +12,7 @@ import { errorResponse } from "../http-error.ts";
 import { Message, messageView } from "../message-view.ts";
 import { MessageTemplate, fetchInboundMedia, listTemplates, uploadMedia } from "../meta/media.ts";
 import { ExternalId, MediaType, OutboundContent, type SendFailure } from "../meta/send.ts";
+import { isContactRestricted } from "../privacy/contacts.ts";
 import { validationHook } from "../validation.ts";
 import { ConversationParams, conversationOf, conversationStub, mirrorNow, refusalResponse, refusalResponses } from "./conversations.ts";
 
@@ -57,6 +58,9 @@ sendingRoutes.openapi(
     // Visibly refused, never queued: a channel Meta no longer accepts cannot send anything.
     const problem = await channelProblem(c.env.DB, conversation.channelId);
     if (problem) return errorResponse(c, problem.status, problem.code, problem.message);
+    if (await isContactRestricted(c.env.DB, conversation.contactId)) {
+      return errorResponse(c, 409, "contact_restricted", "The workspace restricted processing for this contact: nothing can be sent to them until the restriction is lifted.");
+    }
     const stub = conversationStub(c.env, id);
     if (content.kind === "reaction") {
       if (replyTo) return errorResponse(c, 400, "invalid_request", "replyTo: reactions cannot quote a message");
