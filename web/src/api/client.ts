@@ -6,10 +6,8 @@
  */
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./openapi.gen.ts";
-import type { ContractPaths } from "./contract.ts";
 
-/** The generated paths, plus the contract's stand-ins for the routes still being built. */
-export type Paths = Omit<paths, keyof ContractPaths> & ContractPaths;
+export type Paths = paths;
 
 let csrfToken: string | null = null;
 export const setCsrfToken = (token: string | null) => {

@@ -23,4 +23,4 @@ export type TemplateSend = Omit<Extract<SendDraft, { kind: "template" }>, "kind"
 export type MediaType = Extract<SendBody, { kind: "media" }>["mediaType"];
 export type Consent = Schemas["Consent"];
 export type Template = Paths["/workspaces/{workspaceId}/channels/{channelId}/templates"]["get"]["responses"][200]["content"]["application/json"]["templates"][number];
-export type { Contact } from "./contract.ts";
+export type ContactProfile = Schemas["ContactProfile"];

@@ -5,8 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
-import type { ConversationStatus, ConversationSummary } from "../api/types.ts";
-import type { components } from "../api/openapi.gen.ts";
+import type { ContactProfile, ConversationStatus, ConversationSummary, Member } from "../api/types.ts";
 import { canManage, me } from "../state/session.ts";
 import { applySummary } from "../state/inbox.ts";
 import { setSummary } from "../state/thread.ts";
@@ -15,17 +14,16 @@ import { contactName } from "./conversation-list.tsx";
 import { ContactPrivacy } from "./contact-privacy.tsx";
 import { WindowChip } from "./window-state.tsx";
 
-type Member = components["schemas"]["Member"];
 const STATUSES: ConversationStatus[] = ["open", "pending", "snoozed", "resolved"];
 
 export function ContactPanel(props: { workspaceId: string; conversation: ConversationSummary }) {
   const { workspaceId, conversation: c } = props;
-  /** undefined until the contact's profile has loaded (then editable by admins). */
-  const [contactNotes, setContactNotes] = useState<string | null | undefined>(undefined);
+  /** undefined until the contact's profile has loaded (its notes are then editable by admins). */
+  const [profile, setProfile] = useState<ContactProfile | undefined>(undefined);
   const [members, setMembers] = useState<Member[]>([]);
   const [run, busy, error] = useAction();
   const [labels, setLabels] = useState((c.labels ?? []).join(", "));
-  const [notes, setNotes] = useState(contactNotes ?? "");
+  const [notes, setNotes] = useState("");
   useEffect(() => {
     ok(api.GET("/workspaces/{workspaceId}/members", { params: { path: { workspaceId } } }))
       .then(({ members }) => setMembers(members))
@@ -35,13 +33,13 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
     setLabels((c.labels ?? []).join(", "));
   }, [c.id]);
   useEffect(() => {
-    setContactNotes(undefined);
-    ok(api.GET("/workspaces/{workspaceId}/contacts/{id}", { params: { path: { workspaceId, id: c.contact.id } } }))
+    setProfile(undefined);
+    ok(api.GET("/workspaces/{workspaceId}/contacts/{contactId}", { params: { path: { workspaceId, contactId: c.contact.id } } }))
       .then((contact) => {
-        setContactNotes(contact.notes);
+        setProfile(contact);
         setNotes(contact.notes ?? "");
       })
-      .catch(() => setContactNotes(undefined));
+      .catch(() => setProfile(undefined));
   }, [c.contact.id]);
   const patch = (body: { status?: ConversationStatus; snoozedUntil?: number; assigneeId?: string | null; labels?: string[] }) =>
     void run(async () => {
@@ -73,6 +71,18 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
         <dd>
           <WindowChip window={c.window} /> <span class="hint">{c.window?.reason}</span>
         </dd>
+        {profile && profile.identities.length > 1 && (
+          <>
+            <dt>Also on</dt>
+            <dd>
+              {profile.identities.slice(1).map((i) => (
+                <div>
+                  {i.conversationId ? <a href={`/w/${workspaceId}/inbox/${i.conversationId}`}>{i.channel.name}</a> : i.channel.name} ({i.channel.kind})
+                </div>
+              ))}
+            </dd>
+          </>
+        )}
       </dl>
       <div class="field">
         <label for="conv-status">Status</label>
@@ -104,13 +114,13 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
           <button disabled={busy}>Save</button>
         </span>
       </form>
-      {canManage(workspaceId) && contactNotes !== undefined && (
+      {canManage(workspaceId) && profile !== undefined && (
         <form
           class="field"
           onSubmit={(e) => {
             e.preventDefault();
             void run(async () => {
-              await ok(api.PATCH("/workspaces/{workspaceId}/contacts/{id}", { params: { path: { workspaceId, id: c.contact.id } }, body: { notes } }));
+              setProfile(await ok(api.PATCH("/workspaces/{workspaceId}/contacts/{contactId}", { params: { path: { workspaceId, contactId: c.contact.id } }, body: { notes } })));
             });
           }}
         >
