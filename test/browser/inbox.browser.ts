@@ -53,7 +53,10 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     assert.deepEqual(await owner.context().cookies(), []);
     await owner.getByRole("button", { name: "Reject all" }).click();
     await banner.waitFor({ state: "detached" });
+    // The choice made before signing up becomes the new account's (a PUT right after sign-up).
+    const carriedOver = owner.waitForResponse((r) => r.url().endsWith("/api/consent") && r.request().method() === "PUT");
     await signUp(owner, "Ana Owner", ownerEmail);
+    await carriedOver;
     // The refusal itself is remembered by an essential cookie; nothing else is set.
     assert.deepEqual((await owner.context().cookies()).map((c) => c.name).sort(), ["__Host-wc_consent", "__Host-wc_session"]);
     assert.ok(!ownerRequests.some((url) => /analytics/i.test(url)), "no analytics request without consent");
