@@ -197,6 +197,7 @@ export class MirrorQueue {
   }
 
   async #drain(env: Cloudflare.Env, startedAt: number): Promise<void> {
+    const announcements: Promise<void>[] = [];
     try {
       while (this.#pending.length > 0 && Date.now() - startedAt < this.drainBudgetMs) {
         const take = this.#pending.splice(0, this.maxBatches);
@@ -208,10 +209,12 @@ export class MirrorQueue {
           continue;
         }
         // Browsers hear of a change once D1 holds it, so what they refetch is what was announced.
-        await announce(env, take);
+        // Not awaited here: the next D1 write must not wait for the live inbox.
+        announcements.push(announce(env, take));
       }
     } finally {
       if (this.#drainStartedAt === startedAt) this.#drainStartedAt = null;
+      await Promise.all(announcements);
     }
   }
 }
