@@ -44,9 +44,13 @@ export function connectLive(options: {
       target.searchParams.set("ticket", ticket);
       if (since !== null) target.searchParams.set("since", String(since));
       socket = new WebSocket(target);
+      const resuming = since !== null;
       socket.onopen = () => {
         attempt = 0;
         stopPolling();
+        // A fresh subscription sees only what happens from now on: read once more what changed
+        // between the last load and this moment. A resumed one is replayed from `since` instead.
+        if (!resuming) options.refresh();
       };
       socket.onmessage = (message) => {
         const event = JSON.parse(String(message.data)) as LiveEvent;
