@@ -180,8 +180,12 @@ export class MirrorQueue {
 
   constructor(
     private readonly maxBatches = 400,
-    /** How long one request's `waitUntil` keeps draining. */
-    private readonly drainBudgetMs = 5_000,
+    /**
+     * How long one request's `waitUntil` keeps draining: long enough to catch D1 up after a burst
+     * ends (no later request comes to take over), short of the ~30 s after which the runtime
+     * cancels `waitUntil` work.
+     */
+    private readonly drainBudgetMs = 15_000,
     /** Memory bound: beyond it the oldest batches are left to the DOs' alarms. */
     private readonly maxPending = 20_000,
   ) {}
