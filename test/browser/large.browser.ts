@@ -34,14 +34,15 @@ async function ingest(messages: { customer: WaCustomer; id: string; ts: number; 
         WA,
         batch.map((m) => ({ customer: m.customer, message: waMessageObject({ account: WA, customer: m.customer, id: m.id, ts: m.ts }, "text", { body: m.text }) })),
       );
-      // Like Meta, deliver again after a 5xx (the Worker deduplicates by Meta's ids).
+      // Like Meta, deliver again after a 5xx or a dropped connection, for up to a minute (the Worker
+      // deduplicates by Meta's ids); a busy CI machine has made `wrangler dev` refuse connections for seconds.
       for (let attempt = 1; ; attempt++) {
         try {
           await stack.webhook("whatsapp", [item]);
           break;
         } catch (error) {
-          if (attempt === 5) throw error;
-          await new Promise((r) => setTimeout(r, 500 * attempt));
+          if (attempt === 30) throw error;
+          await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * attempt)));
         }
       }
     }
