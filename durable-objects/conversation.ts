@@ -21,7 +21,7 @@ import { contentProblem, markRead, sendMessage, type OutboundContent, type SendO
 import { mirroredRevision, writeMirror, type MirrorBatch, type MirrorMessage } from "../workers/mirror.ts";
 import { effectiveStatus } from "../workers/workflow.ts";
 import { sendPermission, sendWindow, FREE_ENTRY_WINDOW_MS, type SendWindow } from "../workers/send-window.ts";
-import { acceptLiveSocket, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
+import { acceptLiveSocket, answerClose, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
 import { STATUS_RANK, deriveReactions, deriveStatus, preview, tombstone, type Reaction, type ReactionReceipt, type StatusReceipt } from "./message-state.ts";
 import { MAX_SEND_ATTEMPTS, outboundContent, retryDelay, sendError } from "./outbox.ts";
 import { pruneBefore, type PruneResult } from "./retention.ts";
@@ -496,11 +496,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   }
 
   override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
-    try {
-      socket.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
-    } catch {
-      // Already closed by the runtime.
-    }
+    answerClose(socket, code);
   }
 
   /**
@@ -642,7 +638,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
 
   private async armMirrorCheck(delayMs: number): Promise<void> {
     const at = Date.now() + delayMs;
-    this.mirrorDueAt = Math.max(this.mirrorDueAt, at - delayMs);
+    // An alarm that fires earlier for a send leaves this check to the alarm at `at`.
+    this.mirrorDueAt = at;
     await this.arm(at);
   }
 

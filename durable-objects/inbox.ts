@@ -6,7 +6,7 @@
  * one it saw receives exactly what it missed, or `reset` when the log no longer reaches back that far.
  */
 import { DurableObject } from "cloudflare:workers";
-import { acceptLiveSocket, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
+import { acceptLiveSocket, answerClose, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
 
 /** Announcements kept for resuming; older gaps are answered with `reset`. */
 const LOG_SIZE = 5_000;
@@ -82,7 +82,6 @@ export class Inbox extends DurableObject<Cloudflare.Env> {
   }
 
   override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
-    // Answer the browser's close frame; the runtime already counts the socket as closing.
-    if (code !== 1005 && code !== 1006) socket.close(code, "closing");
+    answerClose(socket, code);
   }
 }

@@ -39,6 +39,16 @@ export function closeUser(ctx: DurableObjectState, userId: string, reason: strin
   return sockets.length;
 }
 
+/** Answers a browser's close frame (the runtime may have closed the socket already). */
+export function answerClose(socket: WebSocket, code: number): void {
+  try {
+    // 1005/1006 say no code was sent; they may not be sent back.
+    socket.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
+  } catch {
+    // Already closed by the runtime.
+  }
+}
+
 /** The `since` a browser resumes from: the last sequence it saw, or null to start fresh. */
 export function resumePoint(request: Request): number | null {
   const since = new URL(request.url).searchParams.get("since");
