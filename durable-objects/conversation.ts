@@ -222,6 +222,9 @@ type MessageRow = {
   client_key: string | null;
 };
 
+/** A message row this object just wrote, with its content already parsed. */
+type WrittenRow = { row: MessageRow; content: MessageContent };
+
 type OutboxRow = { client_key: string; seq: number; request: string; attempts: number; next_at: number };
 type OutboxRequest = Pick<SendRequest, "content" | "replyTo"> & { messagingType: "RESPONSE" | "MESSAGE_TAG"; tag: "HUMAN_AGENT" | null };
 type NoteRow = { id: number; author_id: string; text: string; created_at: number; rev: number };
@@ -250,20 +253,33 @@ const STATE_COLUMNS = [
   "free_entry_until",
 ] as const satisfies readonly (keyof ConversationRow)[];
 
+const SAVE_STATE = `UPDATE conversation SET ${STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE id = 1`;
+
 export class Conversation extends DurableObject<Cloudflare.Env> {
   private readonly sql: SqlStorage;
   /** Cached copy of the single `conversation` row; SQLite stays the source of truth. */
-  private state: ConversationRow | null;
+  private state: ConversationRow | null = null;
   /** When the alarm is set for (null: none), so an earlier need moves it forward and a later one leaves it. */
   private alarmAt: number | null = null;
   /** When D1 should next be checked for the mirror (in memory: after an eviction the alarm just checks). */
   private mirrorDueAt = 0;
+  /**
+   * The ingest path is one SQLite statement per change plus the state row; these in-memory copies
+   * spare it the reads it would otherwise add (each statement costs more than its SQL suggests).
+   * `written`: the rows the running ingest wrote, which are exactly the rows after its first
+   * revision, so the mirror is built without reading them back. `newest`: the newest message in
+   * display order (undefined: read it on demand). `parked`: targets of receipts whose message has
+   * not arrived (null: read it on demand).
+   */
+  private written: Map<number, WrittenRow> | null = null;
+  private newest: MessageRow | null | undefined = undefined;
+  private parked: Set<string> | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     migrate(this.sql);
-    this.state = this.sql.exec<ConversationRow>(`SELECT * FROM conversation WHERE id = 1`).toArray()[0] ?? null;
+    this.reload();
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -279,18 +295,29 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     const fromRev = state.rev;
     let stored = 0;
     let duplicates = 0;
-    this.ctx.storage.transactionSync(() => {
-      for (const change of changes) {
-        if (this.apply(change, arrivedAt)) stored++;
-        else duplicates++;
-      }
-      // A POST Meta retried changes nothing: no write, no commit to wait for.
-      if (JSON.stringify(state) !== before) this.saveState();
-    });
+    const written = new Map<number, WrittenRow>();
+    this.written = written;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        for (const change of changes) {
+          if (this.apply(change, arrivedAt)) stored++;
+          else duplicates++;
+        }
+        // A POST Meta retried changes nothing: no write, no commit to wait for.
+        if (JSON.stringify(state) !== before) this.saveState();
+      });
+    } catch (error) {
+      // SQLite rolled back; the in-memory copies may describe writes that never happened.
+      this.reload();
+      throw error;
+    } finally {
+      this.written = null;
+    }
     if (state.rev === fromRev) return { stored, duplicates, mirror: null };
+    const mirror = this.collectMirror(fromRev, Number.MAX_SAFE_INTEGER, [...written.values()].sort((a, b) => a.row.rev - b.row.rev));
     this.publish(fromRev);
     await this.armMirrorCheck(MIRROR_CHECK_MS);
-    return { stored, duplicates, mirror: this.collectMirror(fromRev) };
+    return { stored, duplicates, mirror };
   }
 
   /** Messages in display order (Meta time, then arrival), newest page first when paging backwards. */
@@ -370,6 +397,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       this.sql.exec(`INSERT INTO outbox (client_key, seq, request, next_at) VALUES (?, ?, ?, ?)`, request.idempotencyKey, state.seq, JSON.stringify(queued), now);
       this.saveState();
     });
+    this.newest = undefined;
     await this.arm(now);
     this.publish(fromRev);
     return { ok: true, message: this.messageByKey(request.idempotencyKey)!, created: true, mirror: this.collectMirror(fromRev) };
@@ -506,8 +534,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   async erase(): Promise<void> {
     await this.ctx.storage.deleteAll();
     this.alarmAt = null;
-    this.state = null;
     migrate(this.sql);
+    this.reload();
   }
 
   /** The outbox's next attempts and the D1 backstop. */
@@ -619,6 +647,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
           head.seq,
         );
         // Statuses Meta sent before we stored the id were parked under it: apply them now.
+        this.newest = undefined;
+        this.parked?.delete(result.externalId);
         this.refresh(result.externalId);
       } else {
         this.sql.exec(`UPDATE messages SET outbox = 'failed', status = 'failed', status_rank = 0, error = ?, rev = ? WHERE seq = ?`, JSON.stringify(result.error), state.rev, head.seq);
@@ -735,7 +765,39 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
 
   private saveState(): void {
     const s = this.state!;
-    this.sql.exec(`UPDATE conversation SET ${STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE id = 1`, ...STATE_COLUMNS.map((c) => s[c]));
+    this.sql.exec(SAVE_STATE, ...STATE_COLUMNS.map((c) => s[c]));
+  }
+
+  /** Drops every in-memory copy of storage, so the next use reads SQLite again. */
+  private reload(): void {
+    this.state = this.sql.exec<ConversationRow>(`SELECT * FROM conversation WHERE id = 1`).toArray()[0] ?? null;
+    this.newest = undefined;
+    this.parked = null;
+  }
+
+  private newestMessage(): MessageRow | null {
+    this.newest ??= this.sql.exec<MessageRow>(`SELECT * FROM messages ORDER BY timestamp DESC, seq DESC LIMIT 1`).toArray()[0] ?? null;
+    return this.newest;
+  }
+
+  private parkedTargets(): Set<string> {
+    this.parked ??= new Set(
+      this.sql
+        .exec<{ target: string }>(`SELECT DISTINCT target FROM receipts WHERE target NOT IN (SELECT external_id FROM messages)`)
+        .toArray()
+        .map((r) => r.target),
+    );
+    return this.parked;
+  }
+
+  /** Keeps the in-memory copies right after a message row was inserted or changed. */
+  private wrote(row: MessageRow, content: MessageContent): void {
+    this.written?.set(row.seq, { row, content });
+    const newest = this.newest;
+    if (newest === undefined) return;
+    if (newest === null || newest.seq === row.seq || row.timestamp > newest.timestamp || (row.timestamp === newest.timestamp && row.seq > newest.seq)) {
+      this.newest = row;
+    }
   }
 
   private windowOf(state: ConversationRow, now: number): SendWindow {
@@ -809,25 +871,42 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
 
   private insertMessage(message: MessageContent, arrivedAt: number): boolean {
     const state = this.state!;
-    const seq = state.seq + 1;
+    const row: MessageRow = {
+      seq: state.seq + 1,
+      external_id: message.externalId,
+      direction: message.direction,
+      timestamp: message.timestamp,
+      arrived_at: arrivedAt,
+      content: JSON.stringify(message),
+      status: null,
+      status_rank: 0,
+      error: null,
+      reactions: "[]",
+      deleted_at: null,
+      rev: state.rev + 1,
+      outbox: null,
+      sent_by: null,
+      client_key: null,
+    };
     const inserted = this.sql.exec(
       `INSERT INTO messages (seq, external_id, direction, timestamp, arrived_at, content, rev)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (external_id) DO NOTHING`,
-      seq,
-      message.externalId,
-      message.direction,
-      message.timestamp,
-      arrivedAt,
-      JSON.stringify(message),
-      state.rev + 1,
+      row.seq,
+      row.external_id,
+      row.direction,
+      row.timestamp,
+      row.arrived_at,
+      row.content,
+      row.rev,
     ).rowsWritten;
     if (inserted === 0) return false;
-    state.seq = seq;
-    state.rev++;
+    state.seq = row.seq;
+    state.rev = row.rev;
+    this.wrote(row, message);
     if (message.direction === "in") this.customerWrote(message);
     // Receipts that arrived before their message (statuses, reactions, deletions) apply now; most
     // messages have none, and the row just written needs no second look.
-    const parked = this.sql.exec(`SELECT 1 FROM receipts WHERE target = ? LIMIT 1`, message.externalId).toArray().length > 0;
+    const parked = this.parkedTargets().delete(message.externalId);
     const covered = message.direction === "out" && message.timestamp <= Math.max(state.read_watermark, state.delivered_watermark);
     if (parked || covered) this.refresh(message.externalId);
     return true;
@@ -857,7 +936,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     ).rowsWritten;
     if (inserted === 0) return false;
     // A receipt for a message not stored yet stays parked in `receipts` until the message arrives.
-    this.refresh(target);
+    if (!this.refresh(target)) this.parkedTargets().add(target);
     return true;
   }
 
@@ -878,11 +957,14 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     return true;
   }
 
-  /** Recomputes a message's status, reactions and deletion from all receipts that target it. */
-  private refresh(externalId: string): void {
+  /**
+   * Recomputes a message's status, reactions and deletion from all receipts that target it; false
+   * when there is no such message (yet).
+   */
+  private refresh(externalId: string): boolean {
     const state = this.state!;
     const row = this.messageRow(externalId);
-    if (!row) return;
+    if (!row) return false;
     const receipts = this.sql
       .exec<{ kind: Receipt["kind"]; data: string }>(`SELECT kind, data FROM receipts WHERE target = ?`, externalId)
       .toArray()
@@ -922,37 +1004,44 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       deletedAt === row.deleted_at &&
       content === row.content
     ) {
-      return;
+      return true;
     }
     state.rev++;
+    const updated: MessageRow = { ...row, status: status.status, status_rank: status.rank, error, reactions, deleted_at: deletedAt, content, rev: state.rev };
     this.sql.exec(
       `UPDATE messages SET status = ?, status_rank = ?, error = ?, reactions = ?, deleted_at = ?, content = ?, rev = ? WHERE seq = ?`,
-      status.status,
-      status.rank,
-      error,
-      reactions,
-      deletedAt,
-      content,
-      state.rev,
-      row.seq,
+      updated.status,
+      updated.status_rank,
+      updated.error,
+      updated.reactions,
+      updated.deleted_at,
+      updated.content,
+      updated.rev,
+      updated.seq,
     );
+    this.wrote(updated, JSON.parse(content));
+    return true;
   }
 
-  private collectMirror(sinceRev: number, limit = Number.MAX_SAFE_INTEGER): MirrorBatch {
+  /**
+   * What D1 must receive for the revisions after `sinceRev`: read from SQLite, or the rows the
+   * caller just wrote (`written`, which must then be every message row changed since `sinceRev`).
+   */
+  private collectMirror(sinceRev: number, limit = Number.MAX_SAFE_INTEGER, written?: WrittenRow[]): MirrorBatch {
     const state = this.state!;
-    const rows = this.sql
-      .exec<MessageRow>(`SELECT * FROM messages WHERE rev > ? ORDER BY rev LIMIT ?`, sinceRev, limit)
-      .toArray();
+    const rows =
+      written ??
+      this.sql
+        .exec<MessageRow>(`SELECT * FROM messages WHERE rev > ? ORDER BY rev LIMIT ?`, sinceRev, limit)
+        .toArray()
+        .map((row) => ({ row, content: JSON.parse(row.content) as MessageContent }));
     // A partial re-send may only claim the revisions it actually carries.
-    const rev = rows.length === limit ? rows.at(-1)!.rev : state.rev;
-    const latest = this.sql
-      .exec<MessageRow>(`SELECT * FROM messages ORDER BY timestamp DESC, seq DESC LIMIT 1`)
-      .toArray()[0];
+    const rev = rows.length === limit ? rows.at(-1)!.row.rev : state.rev;
+    const latest = this.newestMessage();
     const customer = JSON.parse(state.customer) as Customer;
     const contactId = `ct_${state.conversation_id}`;
     const now = Date.now();
-    const messages: MirrorMessage[] = rows.map((row) => {
-      const content = JSON.parse(row.content) as MessageContent;
+    const messages: MirrorMessage[] = rows.map(({ row, content }) => {
       return {
         conversationId: state.conversation_id,
         seq: row.seq,
@@ -1011,7 +1100,9 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
 
   /** Retention: deletes messages older than `before` and their receipts, in one transaction. */
   async pruneBefore(before: number): Promise<PruneResult> {
-    return this.ctx.storage.transactionSync(() => pruneBefore(this.sql, before));
+    const result = this.ctx.storage.transactionSync(() => pruneBefore(this.sql, before));
+    this.reload();
+    return result;
   }
 }
 
