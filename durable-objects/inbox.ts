@@ -10,6 +10,7 @@ import { acceptLiveSocket, answerClose, broadcast, closeUser, resumePoint } from
 
 /** Announcements kept for resuming; older gaps are answered with `reset`. */
 const LOG_SIZE = 5_000;
+const TRIM_EVERY = 500;
 
 export type InboxEvent = { type: "conversation"; seq: number; id: string; rev: number };
 
@@ -20,6 +21,8 @@ CREATE TABLE IF NOT EXISTS viewers (user_id TEXT NOT NULL, conversation_id TEXT 
 
 export class Inbox extends DurableObject<Cloudflare.Env> {
   private readonly sql: SqlStorage;
+  /** The newest announcement's sequence (null: read it on demand). */
+  private seq: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -29,17 +32,26 @@ export class Inbox extends DurableObject<Cloudflare.Env> {
 
   /** Conversations whose list entry changed (their newest revision). */
   async publish(changes: readonly { id: string; rev: number }[]): Promise<void> {
-    const events: InboxEvent[] = [];
-    this.ctx.storage.transactionSync(() => {
-      for (const { id, rev } of changes) {
-        const { seq } = this.sql
-          .exec<{ seq: number }>(`INSERT INTO events (conversation_id, rev) VALUES (?, ?) RETURNING seq`, id, rev)
-          .one();
-        events.push({ type: "conversation", seq, id, rev });
-      }
-      this.sql.exec(`DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?`, LOG_SIZE);
-    });
+    if (changes.length === 0) return;
+    const first = this.latestSeq() + 1;
+    const events: InboxEvent[] = changes.map(({ id, rev }, i) => ({ type: "conversation", seq: first + i, id, rev }));
+    // One statement for the whole announcement: this runs for every D1 flush under load.
+    this.sql.exec(
+      `INSERT INTO events (seq, conversation_id, rev) SELECT ?1 + key, json_extract(value, '$.id'), json_extract(value, '$.rev') FROM json_each(?2)`,
+      first,
+      JSON.stringify(changes),
+    );
+    this.seq = first + changes.length - 1;
+    // Trimmed in steps, not on every announcement.
+    if (Math.floor(this.seq / TRIM_EVERY) !== Math.floor((first - 1) / TRIM_EVERY)) {
+      this.sql.exec(`DELETE FROM events WHERE seq <= ?`, this.seq - LOG_SIZE);
+    }
     broadcast(this.ctx, events);
+  }
+
+  private latestSeq(): number {
+    this.seq ??= this.sql.exec<{ seq: number | null }>(`SELECT max(seq) AS seq FROM events`).one().seq ?? 0;
+    return this.seq;
   }
 
   /** The upgrade the Worker forwards once the ticket and the membership are checked. */
@@ -47,7 +59,7 @@ export class Inbox extends DurableObject<Cloudflare.Env> {
     const userId = new URL(request.url).searchParams.get("userId");
     if (!userId || request.headers.get("Upgrade") !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const { socket, response } = acceptLiveSocket(this.ctx, userId);
-    const latest = this.sql.exec<{ seq: number | null }>(`SELECT max(seq) AS seq FROM events`).one().seq ?? 0;
+    const latest = this.latestSeq();
     const since = resumePoint(request);
     const oldest = this.sql.exec<{ seq: number | null }>(`SELECT min(seq) AS seq FROM events`).one().seq ?? latest + 1;
     if (since === null || since > latest) {
