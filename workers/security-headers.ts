@@ -35,10 +35,20 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** Two years, as the HSTS preload list asks; sent only over https, where browsers honour it. */
 export const STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains";
 
+const HTTP_HEADERS = Object.entries(SECURITY_HEADERS);
+const HTTPS_HEADERS: [string, string][] = [...HTTP_HEADERS, ["Strict-Transport-Security", STRICT_TRANSPORT_SECURITY]];
+
 export const securityHeaders = () =>
   createMiddleware(async (c, next) => {
     await next();
-    // Set after the handler, so no route can forget or weaken them; c.header copies immutable responses.
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
-    if (new URL(c.req.url).protocol === "https:") c.header("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY);
+    // Set after the handler, so no route can forget or weaken them. Hono's c.header would copy the
+    // finished response once per header; it is copied only when its headers are immutable (a
+    // response from fetch() or from another object).
+    const headers = c.req.url.startsWith("https:") ? HTTPS_HEADERS : HTTP_HEADERS;
+    try {
+      for (const [name, value] of headers) c.res.headers.set(name, value);
+    } catch {
+      c.res = new Response(c.res.body, c.res);
+      for (const [name, value] of headers) c.res.headers.set(name, value);
+    }
   });
