@@ -137,11 +137,14 @@ export async function startApp(
   persistDir: string,
   bindings: Record<string, string>,
   log: RuntimeLog,
+  /** Opens V8's inspector on this port (bench/profile.ts). */
+  inspectorPort?: number,
 ): Promise<Runtime> {
   const before = workerdChildren();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       ...SHARED,
+      ...(inspectorPort ? { inspectorPort } : {}),
       log: new Log(LogLevel.WARN),
       handleStructuredLogs: log.handle,
       modules: true,
