@@ -167,6 +167,9 @@ CREATE TABLE notes (
 );
 CREATE INDEX notes_rev ON notes (rev);
 `,
+  `
+ALTER TABLE conversation ADD COLUMN customer_rev INTEGER NOT NULL DEFAULT 0;
+`,
 ];
 
 /** Durable Objects refuse PRAGMA user_version, so the version lives in a table of its own. */
@@ -189,6 +192,8 @@ type ConversationRow = {
   product: Product;
   customer: string;
   customer_at: number;
+  /** The revision at which the customer's profile last changed: D1's contact row needs no rewrite before it. */
+  customer_rev: number;
   seq: number;
   rev: number;
   mirrored_rev: number;
@@ -237,6 +242,7 @@ type Receipt =
 const STATE_COLUMNS = [
   "customer",
   "customer_at",
+  "customer_rev",
   "seq",
   "rev",
   "mirrored_rev",
@@ -291,8 +297,9 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
    */
   async ingest(header: ConversationHeader, changes: ConversationChange[], arrivedAt: number): Promise<IngestResult> {
     const before = JSON.stringify(this.state);
+    // Before ensureState: a changed customer profile is one of the revisions to mirror.
+    const fromRev = this.state?.rev ?? 0;
     const state = this.ensureState(header, changes);
-    const fromRev = state.rev;
     let stored = 0;
     let duplicates = 0;
     const written = new Map<number, WrittenRow>();
@@ -718,6 +725,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         product: header.product,
         customer: JSON.stringify(header.customer),
         customer_at: newest,
+        customer_rev: 0,
         seq: 0,
         rev: 0,
         mirrored_rev: 0,
@@ -758,6 +766,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         this.state.customer = next;
         this.state.customer_at = newest;
         this.state.rev++;
+        this.state.customer_rev = this.state.rev;
       }
     }
     return this.state;
@@ -1082,7 +1091,8 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         fromRev: sinceRev,
         updatedAt: now,
       },
-      contact: {
+      // The first batch creates the contact; later ones carry it only when the profile changed.
+      contact: sinceRev > 0 && state.customer_rev <= sinceRev ? null : {
         id: contactId,
         workspaceId: state.workspace_id,
         channelId: state.channel_id,

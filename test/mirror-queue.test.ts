@@ -39,4 +39,49 @@ describe("the isolate's D1 mirror queue", () => {
     const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q4', 'q5') ORDER BY id`).all();
     expect(rows.results).toEqual([{ id: "q4" }, { id: "q5" }]);
   });
+
+  describe("groups D1 writes while requests are still producing batches", () => {
+    function counted() {
+      const counter = { transactions: 0, env: env };
+      counter.env = {
+        ...env,
+        DB: new Proxy(env.DB, {
+          get: (target, property) =>
+            property === "batch"
+              ? (statements: D1PreparedStatement[]) => (counter.transactions++, target.batch(statements))
+              : Reflect.get(target, property).bind(target),
+        }) as D1Database,
+      };
+      return counter;
+    }
+
+    it("under load writes what arrived during one interval in a single D1 transaction", async () => {
+      const counter = counted();
+      const queue = new MirrorQueue(400, 5_000, 20_000, 1_000);
+      const drains: (Promise<void> | undefined)[] = [];
+      // Three requests in flight, finishing one after another while the first batch is written.
+      const inFlight = ["q7", "q8", "q9"].map((id, i) =>
+        queue.producing(async () => {
+          await scheduler.wait(50 * (i + 1));
+          drains.push(queue.enqueue(counter.env, batch(id)));
+        }),
+      );
+      drains.push(queue.enqueue(counter.env, batch("q6")));
+      await Promise.all(inFlight);
+      await Promise.all(drains);
+      expect(counter.transactions).toBe(2);
+      const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q6', 'q7', 'q8', 'q9') ORDER BY id`).all();
+      expect(rows.results).toEqual([{ id: "q6" }, { id: "q7" }, { id: "q8" }, { id: "q9" }]);
+    });
+
+    it("writes a lone request's batch at once, even right after another write", async () => {
+      const counter = counted();
+      const queue = new MirrorQueue(400, 5_000, 20_000, 60_000);
+      await queue.enqueue(counter.env, batch("q10"));
+      const second = queue.enqueue(counter.env, batch("q11"));
+      const first = await Promise.race([second!.then(() => "written"), scheduler.wait(5_000).then(() => "waiting")]);
+      expect(first).toBe("written");
+      expect(counter.transactions).toBe(2);
+    });
+  });
 });

@@ -211,5 +211,9 @@ describe("the customer's profile", () => {
       ctx.storage.sql.exec<{ customer: string }>(`SELECT customer FROM conversation`).one(),
     );
     expect(JSON.parse(state.customer).name).toBe("New Name");
+    // D1's contact row is only rewritten when the profile changes, and then it must follow.
+    await postOk(whatsappPost([named("New Name", "wamid.PROFILE_3", T0 + 2000)]));
+    const contact = await env.DB.prepare(`SELECT name FROM contacts WHERE id = ?`).bind(`ct_${conversationOf("whatsapp", customer)}`).first();
+    expect(contact).toEqual({ name: "New Name" });
   });
 });

@@ -109,7 +109,7 @@ export async function ingest(
       [...groups.values()].map(async ({ id, header, changes }) => {
         // The id object from idFromName, not its string parsed back: this runs for every POST.
         const stub = env.CONVERSATION.get(id);
-        const result = await stub.ingest(header, changes, options.arrivedAt);
+        const result = await mirrorQueue.producing(() => stub.ingest(header, changes, options.arrivedAt));
         if (result.mirror) {
           const drain = mirrorQueue.enqueue(env, result.mirror);
           if (drain) options.waitUntil(drain);
