@@ -169,6 +169,9 @@ CREATE INDEX notes_rev ON notes (rev);
 `,
   `
 ALTER TABLE conversation ADD COLUMN customer_rev INTEGER NOT NULL DEFAULT 0;
+DROP INDEX messages_client_key;
+-- Only our own sends have a client key: customers' messages need not write this index at all.
+CREATE UNIQUE INDEX messages_client_key ON messages (client_key) WHERE client_key IS NOT NULL;
 `,
 ];
 
