@@ -107,7 +107,8 @@ describe("large inboxes in Chromium", { timeout: 900_000 }, () => {
     assert.equal(await list.getAttribute("aria-label"), total, "every conversation was reached by scrolling");
     assert.ok(mostRows <= 60, `at most 60 rows in the DOM (saw ${mostRows})`);
     assert.ok(pages.length >= Math.ceil(CONVERSATIONS / 100), `the list arrived page by page (${pages.length} requests)`);
-    assert.equal(new Set(pages).size, pages.length, "each page was asked for once, by the previous page's cursor");
+    const repeated = pages.filter((cursor, i) => pages.indexOf(cursor) !== i);
+    assert.deepEqual(repeated, [], "each page was asked for once, by the previous page's cursor");
     await list.getByRole("option", { name: /Customer 0\b/ }).waitFor();
     const frames = (await list.evaluate(
       (el) =>

@@ -16,31 +16,39 @@ import { WindowChip } from "./window-state.tsx";
 
 const STATUSES: ConversationStatus[] = ["open", "pending", "snoozed", "resolved"];
 
-export function ContactPanel(props: { workspaceId: string; conversation: ConversationSummary }) {
-  const { workspaceId, conversation: c } = props;
+/**
+ * `ready`: the thread's newest page is in. The panel's own reads wait for it, because locally one
+ * workerd thread answers every request in turn and the messages are what the agent opened.
+ */
+export function ContactPanel(props: { workspaceId: string; conversation: ConversationSummary; ready: boolean }) {
+  const { workspaceId, conversation: c, ready } = props;
   /** undefined until the contact's profile has loaded (its notes are then editable by admins). */
   const [profile, setProfile] = useState<ContactProfile | undefined>(undefined);
   const [members, setMembers] = useState<Member[]>([]);
+  const [membersOf, setMembersOf] = useState<string | null>(null);
   const [run, busy, error] = useAction();
   const [labels, setLabels] = useState((c.labels ?? []).join(", "));
   const [notes, setNotes] = useState("");
   useEffect(() => {
+    if (!ready || membersOf === workspaceId) return;
+    setMembersOf(workspaceId);
     ok(api.GET("/workspaces/{workspaceId}/members", { params: { path: { workspaceId } } }))
       .then(({ members }) => setMembers(members))
       .catch(() => setMembers([]));
-  }, [workspaceId]);
+  }, [workspaceId, ready]);
   useEffect(() => {
     setLabels((c.labels ?? []).join(", "));
   }, [c.id]);
   useEffect(() => {
     setProfile(undefined);
+    if (!ready) return;
     ok(api.GET("/workspaces/{workspaceId}/contacts/{contactId}", { params: { path: { workspaceId, contactId: c.contact.id } } }))
       .then((contact) => {
         setProfile(contact);
         setNotes(contact.notes ?? "");
       })
       .catch(() => setProfile(undefined));
-  }, [c.contact.id]);
+  }, [c.contact.id, ready]);
   const patch = (body: { status?: ConversationStatus; snoozedUntil?: number; assigneeId?: string | null; labels?: string[] }) =>
     void run(async () => {
       const summary = await ok(api.PATCH("/workspaces/{workspaceId}/conversations/{id}", { params: { path: { workspaceId, id: c.id } }, body }));

@@ -127,7 +127,7 @@ export function Inbox(props: { workspaceId: string; conversationId: string | nul
       </section>
       {open?.summary && (
         <Boundary what="contact panel">
-          <ContactPanel workspaceId={workspaceId} conversation={open.summary} />
+          <ContactPanel workspaceId={workspaceId} conversation={open.summary} ready={!(open.loading && open.messages.length === 0)} />
         </Boundary>
       )}
     </div>
