@@ -10,7 +10,7 @@ import { CHANNEL_HEALTH_CRON } from "../workers/channels/health.ts";
 import worker from "../workers/index.ts";
 import deauthorizeVector from "./fixtures/meta/meta-deauthorize-callback.json";
 import wranglerToml from "../wrangler.toml?raw";
-import { useGraphSimulator } from "./graph-simulator.ts";
+import { finishEmbeddedSignup, useGraphSimulator } from "./graph-simulator.ts";
 import { dumpD1, signedRequest } from "./privacy-helpers.ts";
 import { BASE, api, call, postWebhook, signUp, sql, type Agent } from "./helpers.ts";
 import { inbound, whatsappPost } from "./wa-builders.ts";
@@ -19,13 +19,7 @@ const graph = useGraphSimulator();
 
 const REDIRECT = "https://wechatting.test/channels/callback";
 
-async function connectWhatsApp(owner: Agent) {
-  const { code } = graph.sim.createCode({ kind: "whatsapp_embedded_signup", wabaId: "100000000000001", phoneNumberId: "200000000000001" });
-  return api(`/workspaces/${owner.workspaceId}/channels/whatsapp/embedded-signup`, {
-    as: owner,
-    body: { code, wabaId: "100000000000001", phoneNumberId: "200000000000001" },
-  });
-}
+const connectWhatsApp = (owner: Agent) => finishEmbeddedSignup(graph, owner);
 
 async function oauthState(owner: Agent, kind: "messenger" | "instagram") {
   return (await api(`/workspaces/${owner.workspaceId}/channels/oauth/state`, { as: owner, body: { kind } })).body.state as string;

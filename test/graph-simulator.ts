@@ -18,6 +18,7 @@
 import { afterEach, beforeEach, vi } from "vitest";
 import { createGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../scripts/meta-simulator/graph.ts";
 import type { GraphEnv } from "../workers/meta/graph-client.ts";
+import { api, type Agent } from "./helpers.ts";
 
 export const GRAPH_SIMULATOR_ORIGIN = "http://graph.simulator";
 
@@ -83,4 +84,18 @@ export function useGraphSimulator(options: SimulatorOptions = {}): GraphSimulato
   });
 
   return handle;
+}
+
+/** The fixtures' first WhatsApp Business account and number (workers/demo-workspace.ts). */
+export const DEMO_WHATSAPP = { wabaId: "100000000000001", phoneNumberId: "200000000000001" } as const;
+
+/**
+ * Embedded Signup as the inbox finishes it: a `state` issued to this session, then the code Meta's
+ * dialog handed back (here minted by the simulator for `account`).
+ */
+export async function finishEmbeddedSignup(graph: GraphSimulatorHandle, as: Agent, account: { wabaId: string; phoneNumberId: string } = DEMO_WHATSAPP, extra: Record<string, unknown> = account) {
+  const path = `/workspaces/${as.workspaceId}/channels`;
+  const { state } = (await api<{ state: string }>(`${path}/oauth/state`, { as, body: { kind: "whatsapp" } })).body;
+  const { code } = graph.sim.createCode({ kind: "whatsapp_embedded_signup", ...account });
+  return api(`${path}/whatsapp/embedded-signup`, { as, body: { code, state, ...extra } });
 }

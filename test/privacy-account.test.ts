@@ -9,7 +9,7 @@ import { memberships, users } from "../workers/db/schema.ts";
 import { drizzle } from "drizzle-orm/d1";
 import { eq } from "drizzle-orm";
 import { advanceExport } from "../workers/privacy/export.ts";
-import { useGraphSimulator } from "./graph-simulator.ts";
+import { finishEmbeddedSignup, useGraphSimulator } from "./graph-simulator.ts";
 import { BASE, PASSWORD, api, call, mailsTo, postWebhook, signIn, signUp, sql, type Agent } from "./helpers.ts";
 import { DAY, runRetentionCron } from "./privacy-helpers.ts";
 import { inbound, whatsappPost } from "./wa-builders.ts";
@@ -17,11 +17,7 @@ import { inbound, whatsappPost } from "./wa-builders.ts";
 const graph = useGraphSimulator();
 
 async function connectWhatsApp(owner: Agent) {
-  const { code } = graph.sim.createCode({ kind: "whatsapp_embedded_signup", wabaId: "100000000000001", phoneNumberId: "200000000000001" });
-  const response = await api(`/workspaces/${owner.workspaceId}/channels/whatsapp/embedded-signup`, {
-    as: owner,
-    body: { code, wabaId: "100000000000001", phoneNumberId: "200000000000001" },
-  });
+  const response = await finishEmbeddedSignup(graph, owner);
   expect(response.status).toBe(201);
   return response.body.channels[0] as { id: string };
 }

@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import messengerText from "./fixtures/meta/messenger-text.json";
-import { useGraphSimulator } from "./graph-simulator.ts";
+import { finishEmbeddedSignup, useGraphSimulator } from "./graph-simulator.ts";
 import { PASSWORD, api, conversationOf, demoMember, postOk, seedDemoWorkspace, signUp, sql } from "./helpers.ts";
 import { DAY, dumpConversationObject, dumpD1, runRetentionCron } from "./privacy-helpers.ts";
 import { whatsappPost } from "./wa-builders.ts";
@@ -33,8 +33,7 @@ describe("canary scan", () => {
 
     // The user: a workspace of their own with a WhatsApp channel, a customer, an export, a consent.
     const user = await signUp({ name: markers.userName, email: markers.email, phone: markers.phone });
-    const { code } = graph.sim.createCode({ kind: "whatsapp_embedded_signup", wabaId: "100000000000001", phoneNumberId: "200000000000001" });
-    await api(`/workspaces/${user.workspaceId}/channels/whatsapp/embedded-signup`, { as: user, body: { code, wabaId: "100000000000001", phoneNumberId: "200000000000001" } });
+    expect((await finishEmbeddedSignup(graph, user)).status).toBe(201);
     const at = Date.now() - DAY;
     await postOk(
       whatsappPost([

@@ -11,6 +11,10 @@ declare global {
       /** Instagram API with Instagram Login has its own app id and secret (optional: only for that flow). */
       INSTAGRAM_APP_ID?: string;
       INSTAGRAM_APP_SECRET?: string;
+      /** The Embedded Signup configuration id (App Dashboard → Facebook Login for Business); without it WhatsApp connects manually only. */
+      WA_EMBEDDED_SIGNUP_CONFIG_ID?: string;
+      /** A Facebook Login for Business configuration for Pages (optional: otherwise the dialog asks for the scopes itself). */
+      FACEBOOK_LOGIN_CONFIG_ID?: string;
       /** Meta app secret: verifies X-Hub-Signature-256 and signed_request callbacks. */
       META_APP_SECRET: string;
       /** The previous app secret, accepted as well while a rotation is under way (optional). */

@@ -7,6 +7,8 @@
  *   /graph.instagram.com/v25.0/…  (INSTAGRAM_GRAPH_BASE = http://127.0.0.1:8788/graph.instagram.com/v25.0)
  *   /api.instagram.com/…          (INSTAGRAM_API_BASE   = http://127.0.0.1:8788/api.instagram.com)
  *   /lookaside.fbsbx.com/…        media downloads (URLs handed out by the simulator)
+ *   /www.facebook.com/v25.0/dialog/oauth, /www.instagram.com/oauth/authorize
+ *                                 the login dialogs the inbox opens in a pop-up (graph/dialogs.ts)
  *   /__simulator/…                the control API (graph/control.ts)
  *
  * Sending (graph/messages.ts) answers like Meta and schedules status webhooks; {@link GraphSimulator.flushStatuses}
@@ -42,6 +44,7 @@ import {
   type TokenInput,
   type TokenResult,
 } from "./graph/control.ts";
+import { facebookDialogRoutes, instagramDialogRoutes } from "./graph/dialogs.ts";
 import { facebookRoutes } from "./graph/facebook.ts";
 import { instagramApiRoutes, instagramGraphRoutes } from "./graph/instagram.ts";
 import { facebookMessagingRoutes, instagramMessagingRoutes, lookasideRoutes, mediaUrl, takeDueWebhooks } from "./graph/messages.ts";
@@ -110,7 +113,7 @@ export type GraphSimulator = {
   reset(): void;
 };
 
-const HOSTS = ["graph.facebook.com", "graph.instagram.com", "api.instagram.com", "lookaside.fbsbx.com"] as const;
+const HOSTS = ["graph.facebook.com", "graph.instagram.com", "api.instagram.com", "lookaside.fbsbx.com", "www.facebook.com", "www.instagram.com"] as const;
 
 export function createGraphSimulator(options: SimulatorOptions = {}): GraphSimulator {
   const state = createState(options);
@@ -159,6 +162,8 @@ export function createGraphSimulator(options: SimulatorOptions = {}): GraphSimul
   versioned("graph.instagram.com", instagramGraphRoutes(ctx));
   app.route("/api.instagram.com", instagramApiRoutes(ctx));
   app.route("/lookaside.fbsbx.com", lookasideRoutes(ctx));
+  versioned("www.facebook.com", facebookDialogRoutes(ctx));
+  app.route("/www.instagram.com", instagramDialogRoutes(ctx));
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;

@@ -25,16 +25,38 @@ export async function signUp(page: Page, name: string, email: string) {
   await page.getByRole("listbox", { name: /Conversations/ }).or(page.getByRole("heading", { name: "No conversations here" })).first().waitFor();
 }
 
-/** Settings → Channels → connect a WhatsApp number with a token the Graph simulator mints. */
-export async function connectWhatsApp(page: Page, stack: Stack, account: WaAccount) {
-  const { token } = await stack.simulator<{ token: string }>("tokens", { type: "SYSTEM_USER" });
+/** Settings → Channels → "Connect a channel". */
+export async function openConnectDialog(page: Page) {
   await mainNav(page, "Settings").click();
   await page.getByRole("button", { name: "Connect a channel" }).click();
-  const dialog = page.getByRole("dialog", { name: "Connect a channel" });
-  await dialog.getByLabel("Phone number ID").fill(account.phoneNumberId);
-  await dialog.getByLabel("WhatsApp Business Account ID").fill(account.wabaId);
-  await dialog.getByLabel("System-user access token").fill(token);
-  await dialog.getByRole("button", { name: "Connect WhatsApp" }).click();
+  return page.getByRole("dialog", { name: "Connect a channel" });
+}
+
+/** Clicks what opens Meta's window and returns that window (the simulator's login dialog). */
+export async function metaWindow(page: Page, open: () => Promise<void>): Promise<Page> {
+  const [popup] = await Promise.all([page.context().waitForEvent("page"), open()]);
+  await popup.waitForLoadState();
+  return popup;
+}
+
+/**
+ * Settings → Channels → connect a WhatsApp number: through Embedded Signup in Meta's window (the
+ * simulator's dialog, choosing `account`'s number), or with a system-user token the simulator mints.
+ */
+export async function connectWhatsApp(page: Page, stack: Stack, account: WaAccount, how: "signup" | "token" = "signup") {
+  const dialog = await openConnectDialog(page);
+  if (how === "signup") {
+    const popup = await metaWindow(page, () => dialog.getByRole("button", { name: "WhatsApp Business" }).click());
+    await popup.locator(`input[name="number"][value="${account.wabaId}:${account.phoneNumberId}"]`).check();
+    await popup.getByRole("button", { name: "Continue" }).click();
+  } else {
+    const { token } = await stack.simulator<{ token: string }>("tokens", { type: "SYSTEM_USER" });
+    await dialog.getByText("Other ways to connect").click();
+    await dialog.getByLabel("Phone number ID").fill(account.phoneNumberId);
+    await dialog.getByLabel("WhatsApp Business Account ID").fill(account.wabaId);
+    await dialog.getByLabel("System-user access token").fill(token);
+    await dialog.getByRole("button", { name: "Connect WhatsApp" }).click();
+  }
   await dialog.waitFor({ state: "detached" });
   await page.getByRole("listitem").filter({ hasText: "Connected" }).first().waitFor();
 }

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { mDeleted, mText, waText, type WaAccount } from "../../scripts/meta-simulator/payloads.ts";
 import { launch, openPage, screenshot } from "./browser.ts";
-import { connectWhatsApp, conversationRows, mainNav, signUp } from "./flows.ts";
+import { connectWhatsApp, conversationRows, mainNav, metaWindow, openConnectDialog, signUp } from "./flows.ts";
 import { startStack, type Stack } from "./stack.ts";
 
 const WA: WaAccount = { wabaId: "100000000000001", phoneNumberId: "200000000000001", displayPhoneNumber: "15550001111" };
@@ -73,7 +73,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await screenshot(owner, "02-empty-inbox");
   });
 
-  test("connects a simulated WhatsApp number with a system-user token", async () => {
+  test("connects a simulated WhatsApp number through Embedded Signup in Meta's window", async () => {
     await connectWhatsApp(owner, stack, WA);
     await screenshot(owner, "03-channels");
   });
@@ -157,13 +157,20 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
   });
 
   test("Instagram and Messenger conversations open from the list", async () => {
-    const { code } = await stack.simulator<{ code: string }>("codes", { kind: "facebook_login" });
-    await mainNav(owner, "Settings").click();
-    await owner.getByRole("button", { name: "Connect a channel" }).click();
-    const dialog = owner.getByRole("dialog", { name: "Connect a channel" });
-    await dialog.getByLabel("Login code").fill(code);
-    await dialog.getByRole("button", { name: "Connect", exact: true }).click();
+    const dialog = await openConnectDialog(owner);
+    // Cancelling in Meta's window connects nothing and says so.
+    const instagram = await metaWindow(owner, () => dialog.getByRole("button", { name: "Instagram account" }).click());
+    const closed = instagram.waitForEvent("close");
+    await instagram.getByRole("button", { name: "Cancel" }).click();
+    await dialog.getByRole("alert").filter({ hasText: "You cancelled in Meta's window, so nothing was connected." }).waitFor();
+    await closed;
+    // Facebook Login for Business: the Page ticked in Meta's window comes with its linked Instagram account.
+    const facebook = await metaWindow(owner, () => dialog.getByRole("button", { name: "Facebook Pages" }).click());
+    await facebook.getByLabel(/with Instagram/).first().waitFor();
+    await screenshot(facebook, "08a-meta-login-window");
+    await facebook.getByRole("button", { name: "Continue" }).click();
     await dialog.waitFor({ state: "detached" });
+    await owner.getByRole("listitem", { name: /\(instagram\)/ }).first().waitFor();
     const now = Date.now();
     await stack.webhook("messenger", [mText({ product: "messenger", accountId: "300000000000001", customerId: "7100000000000001", ts: now }, `m_fb_${now}`, "Hi from Messenger")]);
     await stack.webhook("instagram", [mText({ product: "instagram", accountId: "17840000000000001", customerId: "8100000000000001", ts: now }, `m_ig_${now}`, "Hi from Instagram")]);

@@ -62,7 +62,7 @@ describe("large inboxes in Chromium", { timeout: 900_000 }, () => {
     await page.goto("/signup");
     await page.getByRole("button", { name: "Reject all" }).click();
     await signUp(page, "Lara Large", `large-${Date.now()}@example.com`);
-    await connectWhatsApp(page, stack, WA);
+    await connectWhatsApp(page, stack, WA, "token");
     const now = Date.now();
     const started = performance.now();
     await ingest(

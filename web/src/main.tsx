@@ -5,13 +5,17 @@
  */
 import { render } from "preact";
 import { App } from "./app.tsx";
+import { finishInPopup } from "./settings/meta-login.ts";
 import { loadSession } from "./state/session.ts";
 import "./app.css";
 
 const root = document.getElementById("app")!;
-loadSession()
-  .catch(() => undefined)
-  .finally(() => {
-    root.textContent = "";
-    render(<App />, root);
-  });
+if (window.location.pathname === "/oauth/callback") finishInPopup(root);
+else {
+  loadSession()
+    .catch(() => undefined)
+    .finally(() => {
+      root.textContent = "";
+      render(<App />, root);
+    });
+}

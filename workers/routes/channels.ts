@@ -17,6 +17,7 @@ import { channelStatuses, channels } from "../db/schema.ts";
 import { Product } from "../events.ts";
 import { errorResponse } from "../http-error.ts";
 import { graphClient, type GraphError } from "../meta/graph-client.ts";
+import { loginDialogUrl } from "../meta/login-dialog.ts";
 import { validationHook } from "../validation.ts";
 
 /** Warn this long before a token expires. */
@@ -106,46 +107,6 @@ async function connectAll(c: Context<WorkspaceEnv, any, any>, accounts: Connecte
 channelRoutes.openapi(
   createRoute({
     method: "post",
-    path: "/workspaces/{workspaceId}/channels/whatsapp/embedded-signup",
-    summary: "Finish WhatsApp Embedded Signup: exchange the code, subscribe the app to the WABA, register the number",
-    middleware: manage,
-    request: {
-      params: WorkspaceParam,
-      body: jsonBody(
-        z.object({
-          code: z.string().min(1).max(2048).openapi({ description: "authResponse.code from FB.login (valid 30 s)" }),
-          wabaId: z.string().regex(/^\d{1,32}$/),
-          phoneNumberId: z.string().regex(/^\d{1,32}$/),
-          pin: z.string().regex(/^\d{6}$/, "The two-step verification PIN has 6 digits").optional(),
-        }),
-      ),
-    },
-    responses: { 201: Connected, ...connectErrors },
-  }),
-  async (c) => {
-    const { code, wabaId, phoneNumberId, pin } = c.req.valid("json");
-    const graph = graphClient(c.env);
-    const exchanged = await graph.exchangeCode(code);
-    if (!exchanged.ok) return metaError(c, exchanged.error);
-    const token = exchanged.data.accessToken;
-    const account = await verifyWhatsApp(c.env, token, wabaId, phoneNumberId);
-    if (!account.ok) return metaError(c, account.error);
-    const conflict = await connectionConflict(c.env.DB, c.var.workspaceId, "whatsapp", account.data.externalId);
-    if (conflict) return errorResponse(c, 409, "channel_conflict", conflict);
-    const subscribed = await graph.subscribeApp(token, wabaId);
-    if (!subscribed.ok) return metaError(c, subscribed.error);
-    // The PIN becomes the number's two-step verification PIN: a random one unless the business chose
-    // it. A number registered before (a reconnection) answers 133005 to a new random PIN: it is
-    // registered already, with the PIN its owner knows, so that is no reason to stop.
-    const registered = await graph.registerPhoneNumber(token, phoneNumberId, pin ?? randomPin());
-    if (!registered.ok && !(pin === undefined && registered.error.code === PIN_MISMATCH)) return metaError(c, registered.error);
-    return connectAll(c, [account.data]);
-  },
-);
-
-channelRoutes.openapi(
-  createRoute({
-    method: "post",
     path: "/workspaces/{workspaceId}/channels/whatsapp/manual",
     summary: "Connect a WhatsApp number with a system-user token, validated at Meta before anything is saved",
     middleware: manage,
@@ -217,17 +178,31 @@ function localError(userMessage: string, kind: GraphError["kind"]): GraphError {
 
 // ── Facebook Login for Business (Pages, and the Instagram accounts linked to them) and Instagram Login ──
 
-const OAuthKind = z.enum(["messenger", "instagram"]);
+const OAuthKind = z.enum(["whatsapp", "messenger", "instagram"]);
 
 channelRoutes.openapi(
   createRoute({
     method: "post",
     path: "/workspaces/{workspaceId}/channels/oauth/state",
-    summary: "A signed OAuth `state`, bound to this session and workspace, for the Meta login dialog",
+    summary: "Start connecting: a signed OAuth `state` bound to this session and workspace, and Meta's login dialog to open",
+    description: "Open `dialogUrl` in a pop-up; Meta sends it back to `redirectUri` with `code` and `state`, which finish the connection.",
     middleware: manage,
     request: { params: WorkspaceParam, body: jsonBody(z.object({ kind: OAuthKind })) },
     responses: {
-      200: { description: "State to pass to the login dialog", content: { "application/json": { schema: z.object({ state: z.string(), expiresIn: z.number().int() }) } } },
+      200: {
+        description: "State to pass to the login dialog",
+        content: {
+          "application/json": {
+            schema: z.object({
+              state: z.string(),
+              expiresIn: z.number().int(),
+              redirectUri: z.string().openapi({ description: "This origin's /oauth/callback: register it in the Meta app" }),
+              dialogUrl: z.string().nullable().openapi({ description: "Meta's login dialog; null when the flow is not configured (see `problem`)" }),
+              problem: z.string().nullable(),
+            }),
+          },
+        },
+      },
       ...errorResponses,
     },
   }),
@@ -239,7 +214,10 @@ channelRoutes.openapi(
       data: { workspaceId: c.var.workspaceId, kind },
       ttlSeconds: STATE_TTL_S,
     });
-    return c.json({ state, expiresIn: STATE_TTL_S }, 200);
+    const redirectUri = `${new URL(c.req.url).origin}/oauth/callback`;
+    const dialog = loginDialogUrl(c.env, kind, { state, redirectUri });
+    const problem = dialog.ok ? null : `This way of connecting is not set up on this server (${dialog.missing} is missing): use another way, or ask the operator.`;
+    return c.json({ state, expiresIn: STATE_TTL_S, redirectUri, dialogUrl: dialog.ok ? dialog.url : null, problem }, 200);
   },
 );
 
@@ -258,6 +236,68 @@ async function checkState(c: Context<WorkspaceEnv, any, any>, state: string, kin
     return "This login was started in another session or workspace: start connecting again";
   }
   return null;
+}
+
+channelRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/workspaces/{workspaceId}/channels/whatsapp/embedded-signup",
+    summary: "Finish WhatsApp Embedded Signup: exchange the code, subscribe the app to the WABA, register the number",
+    description:
+      "Without `wabaId` and `phoneNumberId` (the dialog's redirect does not carry them), the WABA is the one the business token was granted and the number the WABA's first.",
+    middleware: manage,
+    request: {
+      params: WorkspaceParam,
+      body: jsonBody(
+        OAuthFinish.extend({
+          code: z.string().min(1).max(2048).openapi({ description: "The dialog's code (valid 30 s)" }),
+          redirectUri: OAuthFinish.shape.redirectUri.optional().openapi({ description: "The dialog's redirect_uri, when it had one" }),
+          wabaId: z.string().regex(/^\d{1,32}$/).optional(),
+          phoneNumberId: z.string().regex(/^\d{1,32}$/).optional(),
+          pin: z.string().regex(/^\d{6}$/, "The two-step verification PIN has 6 digits").optional(),
+        }).refine((b) => (b.wabaId === undefined) === (b.phoneNumberId === undefined), { message: "Give both wabaId and phoneNumberId, or neither", path: ["phoneNumberId"] }),
+      ),
+    },
+    responses: { 201: Connected, ...connectErrors },
+  }),
+  async (c) => {
+    const { code, state, redirectUri, pin, ...chosen } = c.req.valid("json");
+    const stateProblem = await checkState(c, state, "whatsapp");
+    if (stateProblem) return errorResponse(c, 400, "invalid_state", stateProblem);
+    const graph = graphClient(c.env);
+    const exchanged = await graph.exchangeCode(code, redirectUri);
+    if (!exchanged.ok) return metaError(c, exchanged.error);
+    const token = exchanged.data.accessToken;
+    const target = chosen.wabaId && chosen.phoneNumberId ? { ok: true as const, data: { wabaId: chosen.wabaId, phoneNumberId: chosen.phoneNumberId } } : await sharedNumber(c.env, token);
+    if (!target.ok) return metaError(c, target.error);
+    const { wabaId, phoneNumberId } = target.data;
+    const account = await verifyWhatsApp(c.env, token, wabaId, phoneNumberId);
+    if (!account.ok) return metaError(c, account.error);
+    const conflict = await connectionConflict(c.env.DB, c.var.workspaceId, "whatsapp", account.data.externalId);
+    if (conflict) return errorResponse(c, 409, "channel_conflict", conflict);
+    const subscribed = await graph.subscribeApp(token, wabaId);
+    if (!subscribed.ok) return metaError(c, subscribed.error);
+    // The PIN becomes the number's two-step verification PIN: a random one unless the business chose
+    // it. A number registered before (a reconnection) answers 133005 to a new random PIN: it is
+    // registered already, with the PIN its owner knows, so that is no reason to stop.
+    const registered = await graph.registerPhoneNumber(token, phoneNumberId, pin ?? randomPin());
+    if (!registered.ok && !(pin === undefined && registered.error.code === PIN_MISMATCH)) return metaError(c, registered.error);
+    return connectAll(c, [account.data]);
+  },
+);
+
+/** The WABA the business token was granted (Embedded Signup shares exactly one) and its first number. */
+async function sharedNumber(env: Cloudflare.Env, token: string): Promise<Verified<{ wabaId: string; phoneNumberId: string }>> {
+  const graph = graphClient(env);
+  const debug = await graph.debugToken(token);
+  if (!debug.ok) return debug;
+  const wabaId = debug.data.granularScopes.find((g) => g.scope === "whatsapp_business_management")?.targetIds[0];
+  if (!wabaId) return { ok: false, error: localError("No WhatsApp Business account was shared with WeChatting. Connect again and finish every step of Meta's window.", "permission") };
+  const numbers = await graph.listPhoneNumbers(token, wabaId);
+  if (!numbers.ok) return numbers;
+  const phoneNumberId = numbers.data[0]?.id;
+  if (!phoneNumberId) return { ok: false, error: localError("The WhatsApp Business account has no phone number yet. Add one in Meta's window, then connect again.", "invalid_request") };
+  return { ok: true, data: { wabaId, phoneNumberId } };
 }
 
 channelRoutes.openapi(

@@ -1,10 +1,10 @@
 /**
  * @module
- * Settings → Channels: each channel's health and token expiry, connecting (WhatsApp with a
- * system-user token; Messenger and Instagram by finishing Meta's login with its code) and
- * disconnecting with the choice to keep or delete the history.
+ * Settings → Channels: each channel's health and token expiry, connecting (Meta's login in a pop-up:
+ * Embedded Signup, Facebook Login for Business, Instagram Login; or a WhatsApp system-user token, or
+ * a login code from elsewhere) and disconnecting with the choice to keep or delete the history.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ok } from "../api/client.ts";
 import type { components } from "../api/openapi.gen.ts";
 import { formatDateTime } from "../format.ts";
@@ -12,9 +12,71 @@ import { canManage } from "../state/session.ts";
 import { Dialog } from "../ui/dialog.tsx";
 import { Empty } from "../ui/empty.tsx";
 import { ErrorLine, Field, submitting, useAction } from "../ui/form.tsx";
+import { metaLogin, type LoginAnswer, type LoginKind } from "./meta-login.ts";
 
 type Channel = components["schemas"]["Channel"];
 const STATUS = { active: "Connected", needs_reconnection: "Needs reconnection", disconnected: "Disconnected", revoked: "Access withdrawn at Meta" };
+
+const FLOWS: { kind: LoginKind; label: string; hint: string }[] = [
+  { kind: "whatsapp", label: "WhatsApp Business", hint: "Meta's Embedded Signup: choose or create a WhatsApp Business account and number." },
+  { kind: "messenger", label: "Facebook Pages", hint: "Facebook Login for Business. Pages bring their linked Instagram accounts with them." },
+  { kind: "instagram", label: "Instagram account", hint: "Instagram Login, for a professional account without a Facebook Page." },
+];
+
+/** Finishes a login with the code Meta handed back: the same calls whether it came from the pop-up or was pasted. */
+function finishLogin(workspaceId: string, kind: LoginKind, answer: LoginAnswer) {
+  const params = { path: { workspaceId } };
+  const body = { code: answer.code, state: answer.state, redirectUri: answer.redirectUri };
+  if (kind === "whatsapp") return ok(api.POST("/workspaces/{workspaceId}/channels/whatsapp/embedded-signup", { params, body }));
+  if (kind === "messenger") return ok(api.POST("/workspaces/{workspaceId}/channels/messenger/connect", { params, body }));
+  return ok(api.POST("/workspaces/{workspaceId}/channels/instagram/connect", { params, body }));
+}
+
+function ConnectWithMeta(props: { workspaceId: string; onDone: () => void }) {
+  const [run, busy, error] = useAction();
+  const [waiting, setWaiting] = useState<LoginKind | null>(null);
+  const stop = useRef<AbortController | null>(null);
+  useEffect(() => () => stop.current?.abort(), []);
+  const start = (kind: LoginKind) =>
+    void run(async () => {
+      const controller = new AbortController();
+      stop.current = controller;
+      setWaiting(kind);
+      try {
+        const answer = await metaLogin(props.workspaceId, kind, controller.signal);
+        setWaiting(null);
+        await finishLogin(props.workspaceId, kind, answer);
+        props.onDone();
+      } finally {
+        setWaiting(null);
+      }
+    });
+  return (
+    <section aria-labelledby="connect-meta">
+      <h3 id="connect-meta">Connect with Meta</h3>
+      <p class="hint">Meta opens in a new window; sign in there and choose what WeChatting may use. Tokens are stored encrypted and never shown.</p>
+      <ul class="connect-flows">
+        {FLOWS.map((flow) => (
+          <li>
+            <button class="primary" disabled={busy} aria-describedby={`flow-${flow.kind}`} onClick={() => start(flow.kind)}>
+              {flow.label}
+            </button>
+            <p class="hint" id={`flow-${flow.kind}`}>
+              {flow.hint}
+            </p>
+          </li>
+        ))}
+      </ul>
+      {waiting && (
+        <p role="status">
+          Waiting for Meta's window… <button onClick={() => stop.current?.abort()}>Stop</button>
+        </p>
+      )}
+      {busy && !waiting && <p role="status">Connecting…</p>}
+      <ErrorLine error={error} />
+    </section>
+  );
+}
 
 function ConnectWhatsApp(props: { workspaceId: string; onDone: () => void }) {
   const [run, busy, error] = useAction();
@@ -51,15 +113,13 @@ function FinishLogin(props: { workspaceId: string; onDone: () => void }) {
       aria-labelledby="connect-login"
       onSubmit={submitting(run, async (v) => {
         const kind = v.kind as "messenger" | "instagram";
-        const path = { path: { workspaceId: props.workspaceId } };
-        const { state } = await ok(api.POST("/workspaces/{workspaceId}/channels/oauth/state", { params: path, body: { kind } }));
-        const body = { code: v.code!, state, redirectUri: `${window.location.origin}/oauth/callback` };
-        await ok(kind === "messenger" ? api.POST("/workspaces/{workspaceId}/channels/messenger/connect", { params: path, body }) : api.POST("/workspaces/{workspaceId}/channels/instagram/connect", { params: path, body }));
+        const { state } = await ok(api.POST("/workspaces/{workspaceId}/channels/oauth/state", { params: { path: { workspaceId: props.workspaceId } }, body: { kind } }));
+        await finishLogin(props.workspaceId, kind, { code: v.code!, state, redirectUri: `${window.location.origin}/oauth/callback` });
         props.onDone();
       })}
     >
-      <h3 id="connect-login">Facebook Page or Instagram account</h3>
-      <p class="hint">Finish Meta's login with the code it returned. Pages bring their linked Instagram accounts with them.</p>
+      <h3 id="connect-login">Finish a login by its code</h3>
+      <p class="hint">When Meta's window could not reach WeChatting, paste the code it showed. Pages bring their linked Instagram accounts with them.</p>
       <div class="field">
         <label for="login-kind">Login</label>
         <select id="login-kind" name="kind">
@@ -85,6 +145,7 @@ export function Channels(props: { workspaceId: string }) {
   const load = () => run(async () => setChannels((await ok(api.GET("/workspaces/{workspaceId}/channels", { params: { path: { workspaceId } } }))).channels));
   useEffect(() => void load(), [workspaceId]);
   const manage = canManage(workspaceId);
+  const connected = () => (setConnecting(false), void load());
   return (
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Channels</h1>
@@ -124,9 +185,13 @@ export function Channels(props: { workspaceId: string }) {
       </ul>
       {connecting && (
         <Dialog title="Connect a channel" onClose={() => setConnecting(false)} wide>
-          <ConnectWhatsApp workspaceId={workspaceId} onDone={() => (setConnecting(false), void load())} />
-          <hr />
-          <FinishLogin workspaceId={workspaceId} onDone={() => (setConnecting(false), void load())} />
+          <ConnectWithMeta workspaceId={workspaceId} onDone={connected} />
+          <details>
+            <summary>Other ways to connect</summary>
+            <ConnectWhatsApp workspaceId={workspaceId} onDone={connected} />
+            <hr />
+            <FinishLogin workspaceId={workspaceId} onDone={connected} />
+          </details>
         </Dialog>
       )}
       {leaving && (
