@@ -179,6 +179,11 @@ export function Channels(props: { workspaceId: string }) {
               {ch.healthCheckedAt ? `Last checked ${formatDateTime(ch.healthCheckedAt)}` : "Not checked yet"}
               {ch.connectedAt ? ` · connected ${formatDateTime(ch.connectedAt)}` : ""}
             </p>
+            {manage && ch.status !== "active" && (
+              <button class="primary" aria-label={`Reconnect ${ch.name}`} onClick={() => setConnecting(true)}>
+                Reconnect…
+              </button>
+            )}{" "}
             {manage && ch.status !== "disconnected" && ch.status !== "revoked" && <button onClick={() => setLeaving(ch)}>Disconnect…</button>}
           </li>
         ))}
