@@ -182,6 +182,23 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await screenshot(owner, "08-instagram-thread");
   });
 
+  test("a disconnected Page comes back through Meta's window, its conversations kept", async () => {
+    await mainNav(owner, "Settings").click();
+    const name = (await owner.getByRole("listitem", { name: /\(messenger\)$/ }).first().getAttribute("aria-label"))!;
+    const card = owner.getByRole("listitem", { name, exact: true });
+    await card.getByRole("button", { name: "Disconnect…" }).click();
+    await owner.getByRole("button", { name: "Disconnect, keep the history" }).click();
+    await card.getByText("Disconnected", { exact: true }).waitFor();
+    await card.getByRole("button", { name: /^Reconnect/ }).click();
+    const dialog = owner.getByRole("dialog", { name: "Connect a channel" });
+    const facebook = await metaWindow(owner, () => dialog.getByRole("button", { name: "Facebook Pages" }).click());
+    await facebook.getByRole("button", { name: "Continue" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await card.getByText("Connected", { exact: true }).waitFor();
+    await mainNav(owner, "Inbox").click();
+    await conversationRows(owner).filter({ hasText: "Hi from Messenger" }).waitFor();
+  });
+
   test("every message kind of the recorded Meta webhooks renders in its thread", async () => {
     // Conversation events only: an account_update fixture would revoke the channel the next tests use.
     const conversational = readdirSync(FIXTURES).filter((f) => /^(whatsapp|instagram|messenger)-.*\.json$/.test(f) && !/account-update|template-status/.test(f));
