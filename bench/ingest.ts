@@ -548,7 +548,10 @@ try {
     const pick = factory.customers.filter((c) => (ackedPerCustomer.get(c.waId!) ?? 0) > 0).map((c) => c.waId!);
     const sampleIds = [...new Set([0, 1, 2, 3, 4].map((i) => pick[Math.floor(((i + 0.5) / 5) * pick.length)]).filter((x): x is string => !!x))];
     if (config.scenarios.includes("hot")) sampleIds.push(factory.hotCustomer.waId!);
-    samples = await sampleConversations(db, app.url, secrets.apiToken, ackedPerCustomer, sampleIds);
+    // Read back as an agent of the demo workspace would: the operator key may not read conversations.
+    const reader = await signUp(app.url, `${factory.runId}-reader`);
+    await joinDemo(app.mf, reader.userId, "agent");
+    samples = await sampleConversations(db, app.url, { cookie: reader.cookie }, ackedPerCustomer, sampleIds);
   }
 
   if (runStack && config.live.length > 0) {
