@@ -90,6 +90,17 @@ describe("connecting through Meta's login dialog", () => {
     expect(snapshot.subscriptions.whatsapp.map((s) => s.wabaId)).toEqual(["100000000000002"]);
   });
 
+  it("refuses to guess which number was onboarded when the WABA holds several, before changing anything at Meta", async () => {
+    graph.sim.state.phoneNumbers.set("200000000000009", { id: "200000000000009", wabaId: "100000000000001", displayPhoneNumber: "+1 555-000-9999", verifiedName: "Second line", qualityRating: "GREEN" });
+    const { dialogUrl } = await startLogin(owner, "whatsapp");
+    const { back } = await answerDialog(dialogUrl!, { number: "100000000000001:200000000000009", action: "allow", outcome: "ok" });
+    const { status, body } = await finish(owner, "whatsapp/embedded-signup", back);
+    expect(status).toBe(502);
+    expect(body.error.message).toContain("several numbers (+1 555-000-1111, +1 555-000-9999)");
+    expect(graph.requests.filter((r) => r.method === "POST" && /subscribed_apps|register/.test(r.url))).toEqual([]);
+    expect(await sql(`SELECT id FROM channels`)).toEqual([]);
+  });
+
   it("connects the Pages ticked in the dialog, with the Instagram account linked to them", async () => {
     const { dialogUrl } = await startLogin(owner, "messenger");
     const { page, back } = await answerDialog(dialogUrl!, { page: "300000000000001", action: "allow", outcome: "ok" });

@@ -199,6 +199,24 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await conversationRows(owner).filter({ hasText: "Hi from Messenger" }).waitFor();
   });
 
+  test("connecting can be stopped, and a login no tab picks up shows its code to paste", async () => {
+    const dialog = await openConnectDialog(owner);
+    const meta = await metaWindow(owner, () => dialog.getByRole("button", { name: "WhatsApp Business" }).click());
+    // The flow buttons are disabled while Meta's window is open; the keyboard lands on Stop.
+    await dialog.getByRole("button", { name: "Stop" }).waitFor();
+    assert.equal(await owner.evaluate("document.activeElement?.textContent"), "Stop");
+    await owner.keyboard.press("Enter");
+    await dialog.getByRole("alert").filter({ hasText: "Connecting was stopped, so nothing was connected. Close Meta's window if it is still open." }).waitFor();
+    await meta.close();
+    await owner.keyboard.press("Escape");
+
+    const orphan = await owner.context().newPage();
+    await orphan.goto("/oauth/callback?code=AQD-orphan-code&state=nobody-is-listening");
+    await orphan.getByText(/paste this code under Settings → Channels → Connect a channel → Other ways to connect, soon: AQD-orphan-code/).waitFor();
+    assert.equal(new URL(orphan.url()).search, "", "the code does not stay in the address or the history");
+    await orphan.close();
+  });
+
   test("every message kind of the recorded Meta webhooks renders in its thread", async () => {
     // Conversation events only: an account_update fixture would revoke the channel the next tests use.
     const conversational = readdirSync(FIXTURES).filter((f) => /^(whatsapp|instagram|messenger)-.*\.json$/.test(f) && !/account-update|template-status/.test(f));

@@ -286,17 +286,29 @@ channelRoutes.openapi(
   },
 );
 
-/** The WABA the business token was granted (Embedded Signup shares exactly one) and its first number. */
+/**
+ * The number Embedded Signup onboarded, when the business token says which without doubt: exactly
+ * one WABA granted, holding exactly one number. Anything else would be a guess, and the guess would
+ * be subscribed and registered (a new PIN) at Meta, so it is refused before any change there.
+ */
 async function sharedNumber(env: Cloudflare.Env, token: string): Promise<Verified<{ wabaId: string; phoneNumberId: string }>> {
   const graph = graphClient(env);
   const debug = await graph.debugToken(token);
   if (!debug.ok) return debug;
-  const wabaId = debug.data.granularScopes.find((g) => g.scope === "whatsapp_business_management")?.targetIds[0];
-  if (!wabaId) return { ok: false, error: localError("No WhatsApp Business account was shared with WeChatting. Connect again and finish every step of Meta's window.", "permission") };
+  const wabaIds = debug.data.granularScopes.find((g) => g.scope === "whatsapp_business_management")?.targetIds ?? [];
+  if (wabaIds.length === 0) return { ok: false, error: localError("No WhatsApp Business account was shared with WeChatting. Connect again and finish every step of Meta's window.", "permission") };
+  if (wabaIds.length > 1) {
+    return { ok: false, error: localError(`Meta shared ${wabaIds.length} WhatsApp Business accounts (${wabaIds.join(", ")}). Connect again and choose one, or connect the number with a system-user token.`, "invalid_request") };
+  }
+  const wabaId = wabaIds[0]!;
   const numbers = await graph.listPhoneNumbers(token, wabaId);
   if (!numbers.ok) return numbers;
-  const phoneNumberId = numbers.data[0]?.id;
-  if (!phoneNumberId) return { ok: false, error: localError("The WhatsApp Business account has no phone number yet. Add one in Meta's window, then connect again.", "invalid_request") };
+  if (numbers.data.length === 0) return { ok: false, error: localError("The WhatsApp Business account has no phone number yet. Add one in Meta's window, then connect again.", "invalid_request") };
+  if (numbers.data.length > 1) {
+    const listed = numbers.data.map((n) => n.displayPhoneNumber).join(", ");
+    return { ok: false, error: localError(`The WhatsApp Business account holds several numbers (${listed}), and Meta did not say which one was chosen. Connect the number you want with a system-user token under "Other ways to connect".`, "invalid_request") };
+  }
+  const phoneNumberId = numbers.data[0]!.id;
   return { ok: true, data: { wabaId, phoneNumberId } };
 }
 

@@ -32,11 +32,17 @@ function finishLogin(workspaceId: string, kind: LoginKind, answer: LoginAnswer) 
   return ok(api.POST("/workspaces/{workspaceId}/channels/instagram/connect", { params, body }));
 }
 
-function ConnectWithMeta(props: { workspaceId: string; onDone: () => void }) {
+/** Which button reconnects a channel of this kind (Instagram accounts linked to a Page come back with it). */
+const RECONNECT_WITH: Record<Channel["kind"], string> = { whatsapp: "WhatsApp Business", messenger: "Facebook Pages", instagram: "Facebook Pages or Instagram account" };
+
+function ConnectWithMeta(props: { workspaceId: string; reconnecting: Channel | null; onDone: () => void }) {
   const [run, busy, error] = useAction();
   const [waiting, setWaiting] = useState<LoginKind | null>(null);
   const stop = useRef<AbortController | null>(null);
+  const stopButton = useRef<HTMLButtonElement>(null);
   useEffect(() => () => stop.current?.abort(), []);
+  // The flow buttons are disabled while Meta's window is open: keep the keyboard's place on Stop.
+  useEffect(() => void (waiting && stopButton.current?.focus()), [waiting]);
   const start = (kind: LoginKind) =>
     void run(async () => {
       const controller = new AbortController();
@@ -51,10 +57,16 @@ function ConnectWithMeta(props: { workspaceId: string; onDone: () => void }) {
         setWaiting(null);
       }
     });
+  const { reconnecting } = props;
   return (
     <section aria-labelledby="connect-meta">
       <h3 id="connect-meta">Connect with Meta</h3>
       <p class="hint">Meta opens in a new window; sign in there and choose what WeChatting may use. Tokens are stored encrypted and never shown.</p>
+      {reconnecting && (
+        <p role="note">
+          To reconnect {reconnecting.name}, choose {RECONNECT_WITH[reconnecting.kind]} and pick the same account in Meta's window: its conversations stay.
+        </p>
+      )}
       <ul class="connect-flows">
         {FLOWS.map((flow) => (
           <li>
@@ -67,12 +79,12 @@ function ConnectWithMeta(props: { workspaceId: string; onDone: () => void }) {
           </li>
         ))}
       </ul>
+      <p role="status">{waiting ? "Waiting for Meta's window…" : busy ? "Connecting…" : ""}</p>
       {waiting && (
-        <p role="status">
-          Waiting for Meta's window… <button onClick={() => stop.current?.abort()}>Stop</button>
-        </p>
+        <button ref={stopButton} onClick={() => stop.current?.abort()}>
+          Stop
+        </button>
       )}
-      {busy && !waiting && <p role="status">Connecting…</p>}
       <ErrorLine error={error} />
     </section>
   );
@@ -113,13 +125,13 @@ function FinishLogin(props: { workspaceId: string; onDone: () => void }) {
       aria-labelledby="connect-login"
       onSubmit={submitting(run, async (v) => {
         const kind = v.kind as "messenger" | "instagram";
-        const { state } = await ok(api.POST("/workspaces/{workspaceId}/channels/oauth/state", { params: { path: { workspaceId: props.workspaceId } }, body: { kind } }));
-        await finishLogin(props.workspaceId, kind, { code: v.code!, state, redirectUri: `${window.location.origin}/oauth/callback` });
+        const { state, redirectUri } = await ok(api.POST("/workspaces/{workspaceId}/channels/oauth/state", { params: { path: { workspaceId: props.workspaceId } }, body: { kind } }));
+        await finishLogin(props.workspaceId, kind, { code: v.code!, state, redirectUri });
         props.onDone();
       })}
     >
       <h3 id="connect-login">Finish a login by its code</h3>
-      <p class="hint">When Meta's window could not reach WeChatting, paste the code it showed. Pages bring their linked Instagram accounts with them.</p>
+      <p class="hint">When Meta's window could not hand the login back to this tab, it shows the code: paste it here. Pages bring their linked Instagram accounts with them.</p>
       <div class="field">
         <label for="login-kind">Login</label>
         <select id="login-kind" name="kind">
@@ -140,6 +152,8 @@ export function Channels(props: { workspaceId: string }) {
   const { workspaceId } = props;
   const [channels, setChannels] = useState<Channel[] | null>(null);
   const [connecting, setConnecting] = useState(false);
+  const [reconnecting, setReconnecting] = useState<Channel | null>(null);
+  const openConnect = (channel: Channel | null) => (setReconnecting(channel), setConnecting(true));
   const [leaving, setLeaving] = useState<Channel | null>(null);
   const [run, busy, error] = useAction();
   const load = () => run(async () => setChannels((await ok(api.GET("/workspaces/{workspaceId}/channels", { params: { path: { workspaceId } } }))).channels));
@@ -151,7 +165,7 @@ export function Channels(props: { workspaceId: string }) {
       <h1 id="settings-title">Channels</h1>
       <ErrorLine error={error} />
       {manage && (
-        <button class="primary" onClick={() => setConnecting(true)}>
+        <button class="primary" onClick={() => openConnect(null)}>
           Connect a channel
         </button>
       )}
@@ -180,7 +194,7 @@ export function Channels(props: { workspaceId: string }) {
               {ch.connectedAt ? ` · connected ${formatDateTime(ch.connectedAt)}` : ""}
             </p>
             {manage && ch.status !== "active" && (
-              <button class="primary" aria-label={`Reconnect ${ch.name}`} onClick={() => setConnecting(true)}>
+              <button class="primary" aria-label={`Reconnect ${ch.name}`} onClick={() => openConnect(ch)}>
                 Reconnect…
               </button>
             )}{" "}
@@ -190,7 +204,7 @@ export function Channels(props: { workspaceId: string }) {
       </ul>
       {connecting && (
         <Dialog title="Connect a channel" onClose={() => setConnecting(false)} wide>
-          <ConnectWithMeta workspaceId={workspaceId} onDone={connected} />
+          <ConnectWithMeta workspaceId={workspaceId} reconnecting={reconnecting} onDone={connected} />
           <details>
             <summary>Other ways to connect</summary>
             <ConnectWhatsApp workspaceId={workspaceId} onDone={connected} />
