@@ -23,6 +23,7 @@ Usage: node scripts/graph-server.ts [options]
   --app-secret <s>            Meta app secret (default $META_APP_SECRET or dev-app-secret)
   --instagram-app-id <id>     Instagram app id (default 610000000000001)
   --instagram-app-secret <s>  Instagram app secret (default $INSTAGRAM_APP_SECRET or dev-instagram-app-secret)
+  --redirect-uri <url>        a Valid OAuth Redirect URI of the apps (repeatable; default: any address)
   --no-proof                  accept calls without appsecret_proof ("Require App Secret" off)
   --webhook-url <url>         where status webhooks go (default http://127.0.0.1:8787/webhooks/meta; "none" = nowhere)
   --status-delays <ms,ms,ms>  delays of sent,delivered,read after a send (default 300,1500,6000; "-" = never)
@@ -45,6 +46,7 @@ const { values: opts } = parseArgs({
     "app-secret": { type: "string", default: process.env.META_APP_SECRET || "dev-app-secret" },
     "instagram-app-id": { type: "string", default: "610000000000001" },
     "instagram-app-secret": { type: "string", default: process.env.INSTAGRAM_APP_SECRET || "dev-instagram-app-secret" },
+    "redirect-uri": { type: "string", multiple: true },
     "no-proof": { type: "boolean", default: false },
     "webhook-url": { type: "string", default: "http://127.0.0.1:8787/webhooks/meta" },
     "status-delays": { type: "string", default: "300,1500,6000" },
@@ -91,6 +93,7 @@ const sim = createGraphSimulator({
   instagramAppId: opts["instagram-app-id"],
   instagramAppSecret: opts["instagram-app-secret"],
   requireAppsecretProof: !opts["no-proof"],
+  ...(opts["redirect-uri"] ? { redirectUris: opts["redirect-uri"] } : {}),
   statusDelays: { sent: delays[0] ?? 0, delivered: delays[1] ?? null, read: delays[2] ?? null },
   pairRateLimit: opts["pair-rate-limit"],
   origin,

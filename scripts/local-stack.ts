@@ -102,6 +102,8 @@ export function graphSimulatorArgs(port: number, vars: Record<string, string>, w
     vars.INSTAGRAM_APP_SECRET!,
     "--webhook-url",
     webhookUrl,
+    // The inbox is served by the same Worker as the webhooks, opened as 127.0.0.1 or as localhost.
+    ...[webhookUrl, webhookUrl.replace("//127.0.0.1:", "//localhost:")].flatMap((url) => ["--redirect-uri", `${new URL(url).origin}/oauth/callback`]),
     "--quiet",
   ];
 }

@@ -18,7 +18,7 @@
 import { afterEach, beforeEach, vi } from "vitest";
 import { createGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../scripts/meta-simulator/graph.ts";
 import type { GraphEnv } from "../workers/meta/graph-client.ts";
-import { api, type Agent } from "./helpers.ts";
+import { BASE, api, type Agent } from "./helpers.ts";
 
 export const GRAPH_SIMULATOR_ORIGIN = "http://graph.simulator";
 
@@ -49,6 +49,7 @@ export function useGraphSimulator(options: SimulatorOptions = {}): GraphSimulato
     appSecret: graphSimulatorEnv.META_APP_SECRET,
     instagramAppId: graphSimulatorEnv.INSTAGRAM_APP_ID,
     instagramAppSecret: graphSimulatorEnv.INSTAGRAM_APP_SECRET,
+    redirectUris: [`${BASE}/oauth/callback`],
     ...options,
   });
   const handle: GraphSimulatorHandle = { sim, env: graphSimulatorEnv, requests: [] };

@@ -165,6 +165,11 @@ describe("connecting through Meta's login dialog", () => {
     const refused = await fetch(wrongApp, { redirect: "manual" });
     expect(refused.status).toBe(400);
     expect(await refused.text()).toContain("Invalid App ID");
+    const elsewhere = new URL(dialogUrl!);
+    elsewhere.searchParams.set("redirect_uri", "https://attacker.example/oauth/callback");
+    const notListed = await fetch(elsewhere, { redirect: "manual" });
+    expect(notListed.status).toBe(400);
+    expect(await notListed.text()).toContain("URL blocked");
     const noRedirect = new URL(dialogUrl!);
     noRedirect.searchParams.delete("redirect_uri");
     const blocked = await fetch(noRedirect, { method: "POST", body: new URLSearchParams({ action: "allow" }), redirect: "manual" });

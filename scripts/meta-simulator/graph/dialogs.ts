@@ -47,11 +47,12 @@ function page(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString
 }
 
 /** The request checks Meta makes before showing anything; the redirect target comes back with it. */
-function checkRequest(c: Context, dialog: Dialog): { redirect: URL; state: string | null } | Problem {
+function checkRequest(c: Context, dialog: Dialog, allowed: string[] | null): { redirect: URL; state: string | null } | Problem {
   const query = c.req.query();
   if (query.client_id !== dialog.appId) return { title: "Invalid App ID", detail: "The provided app ID does not look like a valid app ID." };
   const redirect = URL.parse(query.redirect_uri ?? "");
-  if (!redirect || (redirect.protocol !== "https:" && redirect.protocol !== "http:")) {
+  const listed = allowed === null || allowed.includes(query.redirect_uri ?? "");
+  if (!redirect || (redirect.protocol !== "https:" && redirect.protocol !== "http:") || !listed) {
     return { title: "URL blocked", detail: "This redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings." };
   }
   if (query.response_type !== "code") return { title: "Unsupported response type", detail: "This app requests response_type=code; the request asked for something else." };
@@ -86,7 +87,7 @@ function dialogRoutes(ctx: SimContext, path: string, host: "facebook" | "instagr
   routes.get(path, (c) => {
     const dialog = dialogFor(c);
     if (isProblem(dialog)) return errorPage(c, dialog);
-    const checked = checkRequest(c, dialog);
+    const checked = checkRequest(c, dialog, state.redirectUris);
     if (isProblem(checked)) return errorPage(c, checked);
     return c.html(
       page(
@@ -109,7 +110,7 @@ function dialogRoutes(ctx: SimContext, path: string, host: "facebook" | "instagr
   routes.post(path, async (c) => {
     const dialog = dialogFor(c);
     if (isProblem(dialog)) return errorPage(c, dialog);
-    const checked = checkRequest(c, dialog);
+    const checked = checkRequest(c, dialog, state.redirectUris);
     if (isProblem(checked)) return errorPage(c, checked);
     const form = await c.req.parseBody({ all: true });
     if (form.action !== "allow") return sendBack(c, checked.redirect, checked.state, CANCELLED[host], host === "instagram");

@@ -171,6 +171,8 @@ export type GraphState = {
   businessId: string;
   /** Meta's "Require App Secret" app setting: every user/page/system-user token call needs appsecret_proof. */
   requireAppsecretProof: boolean;
+  /** The apps' Valid OAuth Redirect URIs; null accepts any http(s) address. */
+  redirectUris: string[] | null;
   wabas: Map<string, WabaRecord>;
   phoneNumbers: Map<string, PhoneRecord>;
   pages: Map<string, PageRecord>;
@@ -213,6 +215,8 @@ export type SimulatorOptions = {
   instagramAppSecret?: string;
   /** Default true, as with "Require App Secret" switched on. */
   requireAppsecretProof?: boolean;
+  /** Valid OAuth Redirect URIs (exact match, as Meta's strict mode); default any http(s) address. */
+  redirectUris?: string[];
   /** Clock in epoch milliseconds (default Date.now). */
   now?: () => number;
   /** Delays (ms after the send) of the status webhooks; null = that status never comes. */
@@ -237,6 +241,7 @@ export function createState(options: SimulatorOptions): GraphState {
     },
     businessId: DEMO_IDS.businessId,
     requireAppsecretProof: options.requireAppsecretProof ?? true,
+    redirectUris: options.redirectUris ?? null,
     wabas: new Map(),
     phoneNumbers: new Map(),
     pages: new Map(),
