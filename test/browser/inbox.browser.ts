@@ -191,6 +191,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await card.getByText("Disconnected", { exact: true }).waitFor();
     await card.getByRole("button", { name: /^Reconnect/ }).click();
     const dialog = owner.getByRole("dialog", { name: "Connect a channel" });
+    await dialog.getByRole("note").filter({ hasText: `To reconnect ${name.replace(/ \(messenger\)$/, "")}, choose Facebook Pages` }).waitFor();
     const facebook = await metaWindow(owner, () => dialog.getByRole("button", { name: "Facebook Pages" }).click());
     await facebook.getByRole("button", { name: "Continue" }).click();
     await dialog.waitFor({ state: "detached" });

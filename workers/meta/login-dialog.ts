@@ -10,7 +10,8 @@
  * and phone number) the business token's granular scopes tell the backend anyway.
  */
 
-export type LoginKind = "whatsapp" | "messenger" | "instagram";
+export const LOGIN_KINDS = ["whatsapp", "messenger", "instagram"] as const;
+export type LoginKind = (typeof LOGIN_KINDS)[number];
 
 export type DialogEnv = {
   META_APP_ID: string;

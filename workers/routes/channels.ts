@@ -16,8 +16,8 @@ import { ChannelConflict, connectionConflict, saveConnectedChannel, type Channel
 import { channelStatuses, channels } from "../db/schema.ts";
 import { Product } from "../events.ts";
 import { errorResponse } from "../http-error.ts";
-import { graphClient, type GraphError } from "../meta/graph-client.ts";
-import { loginDialogUrl } from "../meta/login-dialog.ts";
+import { graphClient, type GraphError, type TokenDebug } from "../meta/graph-client.ts";
+import { LOGIN_KINDS, loginDialogUrl } from "../meta/login-dialog.ts";
 import { validationHook } from "../validation.ts";
 
 /** Warn this long before a token expires. */
@@ -124,7 +124,7 @@ channelRoutes.openapi(
   }),
   async (c) => {
     const { phoneNumberId, wabaId, accessToken } = c.req.valid("json");
-    const account = await verifyWhatsApp(c.env, accessToken, wabaId, phoneNumberId);
+    const account = await verifyWhatsApp(c.env, accessToken, { wabaId, phoneNumberId });
     if (!account.ok) return metaError(c, account.error);
     const conflict = await connectionConflict(c.env.DB, c.var.workspaceId, "whatsapp", account.data.externalId);
     if (conflict) return errorResponse(c, 409, "channel_conflict", conflict);
@@ -140,8 +140,13 @@ function randomPin(): string {
 
 type Verified<T> = { ok: true; data: T } | { ok: false; error: GraphError };
 
-/** The token must be valid, issued for our app, allowed to message, and reach the WABA and number. */
-async function verifyWhatsApp(env: Cloudflare.Env, token: string, wabaId: string, phoneNumberId: string): Promise<Verified<ConnectedAccount>> {
+type WhatsAppTarget = { wabaId: string; phoneNumberId: string };
+
+/**
+ * The token must be valid, issued for our app, allowed to message, and reach the WABA and number:
+ * the ones given, or (`null`) the one its grant shows beyond doubt ({@link sharedNumber}).
+ */
+async function verifyWhatsApp(env: Cloudflare.Env, token: string, chosen: WhatsAppTarget | null): Promise<Verified<ConnectedAccount & { wabaId: string }>> {
   const graph = graphClient(env);
   const debug = await graph.debugToken(token);
   if (!debug.ok) return debug;
@@ -154,6 +159,9 @@ async function verifyWhatsApp(env: Cloudflare.Env, token: string, wabaId: string
         ? `This token lacks the ${WHATSAPP_SCOPE} permission. Add it to the system user and generate a new token.`
         : null;
   if (problem) return { ok: false, error: localError(problem, info.isValid ? "permission" : "token_expired") };
+  const target = chosen ? { ok: true as const, data: chosen } : await sharedNumber(env, token, info.granularScopes);
+  if (!target.ok) return target;
+  const { wabaId, phoneNumberId } = target.data;
   const [number, waba] = await Promise.all([graph.getPhoneNumber(token, phoneNumberId), graph.getWaba(token, wabaId)]);
   if (!number.ok) return number;
   if (!waba.ok) return waba;
@@ -178,7 +186,7 @@ function localError(userMessage: string, kind: GraphError["kind"]): GraphError {
 
 // ── Facebook Login for Business (Pages, and the Instagram accounts linked to them) and Instagram Login ──
 
-const OAuthKind = z.enum(["whatsapp", "messenger", "instagram"]);
+const OAuthKind = z.enum(LOGIN_KINDS);
 
 channelRoutes.openapi(
   createRoute({
@@ -244,7 +252,7 @@ channelRoutes.openapi(
     path: "/workspaces/{workspaceId}/channels/whatsapp/embedded-signup",
     summary: "Finish WhatsApp Embedded Signup: exchange the code, subscribe the app to the WABA, register the number",
     description:
-      "Without `wabaId` and `phoneNumberId` (the dialog's redirect does not carry them), the WABA is the one the business token was granted and the number the WABA's first.",
+      "Without `wabaId` and `phoneNumberId` (the dialog's redirect does not carry them), they come from the business token's grant, but only when it holds exactly one WABA with exactly one number; otherwise nothing changes at Meta and the error lists what was shared.",
     middleware: manage,
     request: {
       params: WorkspaceParam,
@@ -268,11 +276,9 @@ channelRoutes.openapi(
     const exchanged = await graph.exchangeCode(code, redirectUri);
     if (!exchanged.ok) return metaError(c, exchanged.error);
     const token = exchanged.data.accessToken;
-    const target = chosen.wabaId && chosen.phoneNumberId ? { ok: true as const, data: { wabaId: chosen.wabaId, phoneNumberId: chosen.phoneNumberId } } : await sharedNumber(c.env, token);
-    if (!target.ok) return metaError(c, target.error);
-    const { wabaId, phoneNumberId } = target.data;
-    const account = await verifyWhatsApp(c.env, token, wabaId, phoneNumberId);
+    const account = await verifyWhatsApp(c.env, token, chosen.wabaId && chosen.phoneNumberId ? { wabaId: chosen.wabaId, phoneNumberId: chosen.phoneNumberId } : null);
     if (!account.ok) return metaError(c, account.error);
+    const { wabaId, externalId: phoneNumberId } = account.data;
     const conflict = await connectionConflict(c.env.DB, c.var.workspaceId, "whatsapp", account.data.externalId);
     if (conflict) return errorResponse(c, 409, "channel_conflict", conflict);
     const subscribed = await graph.subscribeApp(token, wabaId);
@@ -291,17 +297,14 @@ channelRoutes.openapi(
  * one WABA granted, holding exactly one number. Anything else would be a guess, and the guess would
  * be subscribed and registered (a new PIN) at Meta, so it is refused before any change there.
  */
-async function sharedNumber(env: Cloudflare.Env, token: string): Promise<Verified<{ wabaId: string; phoneNumberId: string }>> {
-  const graph = graphClient(env);
-  const debug = await graph.debugToken(token);
-  if (!debug.ok) return debug;
-  const wabaIds = debug.data.granularScopes.find((g) => g.scope === "whatsapp_business_management")?.targetIds ?? [];
+async function sharedNumber(env: Cloudflare.Env, token: string, granted: TokenDebug["granularScopes"]): Promise<Verified<WhatsAppTarget>> {
+  const wabaIds = granted.find((g) => g.scope === "whatsapp_business_management")?.targetIds ?? [];
   if (wabaIds.length === 0) return { ok: false, error: localError("No WhatsApp Business account was shared with WeChatting. Connect again and finish every step of Meta's window.", "permission") };
   if (wabaIds.length > 1) {
     return { ok: false, error: localError(`Meta shared ${wabaIds.length} WhatsApp Business accounts (${wabaIds.join(", ")}). Connect again and choose one, or connect the number with a system-user token.`, "invalid_request") };
   }
   const wabaId = wabaIds[0]!;
-  const numbers = await graph.listPhoneNumbers(token, wabaId);
+  const numbers = await graphClient(env).listPhoneNumbers(token, wabaId);
   if (!numbers.ok) return numbers;
   if (numbers.data.length === 0) return { ok: false, error: localError("The WhatsApp Business account has no phone number yet. Add one in Meta's window, then connect again.", "invalid_request") };
   if (numbers.data.length > 1) {

@@ -84,11 +84,18 @@ function dialogRoutes(ctx: SimContext, path: string, host: "facebook" | "instagr
       : { kind: "facebook_login", appId: state.app.id, appName: state.app.name, product: "your Facebook Pages and the Instagram accounts linked to them" };
   };
 
-  routes.get(path, (c) => {
+  /** The dialog and where it sends the browser back, or the problem that stops it; GET and POST alike. */
+  const open = (c: Context): { dialog: Dialog; checked: { redirect: URL; state: string | null } } | Problem => {
     const dialog = dialogFor(c);
-    if (isProblem(dialog)) return errorPage(c, dialog);
+    if (isProblem(dialog)) return dialog;
     const checked = checkRequest(c, dialog, state.redirectUris);
-    if (isProblem(checked)) return errorPage(c, checked);
+    return isProblem(checked) ? checked : { dialog, checked };
+  };
+
+  routes.get(path, (c) => {
+    const opened = open(c);
+    if (isProblem(opened)) return errorPage(c, opened);
+    const { dialog } = opened;
     return c.html(
       page(
         `${dialog.appName} wants to connect ${dialog.product}`,
@@ -108,10 +115,9 @@ function dialogRoutes(ctx: SimContext, path: string, host: "facebook" | "instagr
   });
 
   routes.post(path, async (c) => {
-    const dialog = dialogFor(c);
-    if (isProblem(dialog)) return errorPage(c, dialog);
-    const checked = checkRequest(c, dialog, state.redirectUris);
-    if (isProblem(checked)) return errorPage(c, checked);
+    const opened = open(c);
+    if (isProblem(opened)) return errorPage(c, opened);
+    const { dialog, checked } = opened;
     const form = await c.req.parseBody({ all: true });
     if (form.action !== "allow") return sendBack(c, checked.redirect, checked.state, CANCELLED[host], host === "instagram");
     const picked = (name: string) => [form[name]].flat().filter((v): v is string => typeof v === "string");
