@@ -82,7 +82,7 @@ export const executeSqlFile = (file: string, persistTo?: string) =>
   wrangler(["d1", "execute", "DB", "--local", "--yes", "--file", file, ...persistArgs(persistTo)], "wrangler d1 execute DB --local");
 
 /** A long-running child in its own process group, so the caller's signal handling stays its own. */
-export function startChild(args: string[], stdio: "inherit" | "ignore" = "inherit"): ChildProcess {
+export function startChild(args: string[], stdio: "inherit" | "ignore" | "pipe" = "inherit"): ChildProcess {
   return spawn(process.execPath, args, { cwd: root, env: baseEnv, stdio: ["ignore", stdio, stdio], detached: true });
 }
 

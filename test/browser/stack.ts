@@ -21,6 +21,7 @@ import {
   waitUntilUp,
   wranglerDevArgs,
 } from "../../scripts/local-stack.ts";
+import { roomForFiles } from "./open-files.ts";
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -32,6 +33,9 @@ export async function startStack() {
   const graphOrigin = `http://127.0.0.1:${graphPort}`;
   const vars = localVars(graphOrigin, { VAULT_MASTER_KEYS: JSON.stringify({ t1: randomBytes(32).toString("base64") }), VAULT_ACTIVE_KEY_ID: "t1" });
   const children: ChildProcess[] = [];
+  // The runtime's last words, kept even when quiet, so a failure can say why the Worker stopped answering.
+  const devOutput: string[] = [];
+  let dev!: ChildProcess;
   const stop = async () => {
     await Promise.all(
       children.map(
@@ -51,7 +55,13 @@ export async function startStack() {
     // BROWSER_TEST_LOGS=1 shows the Worker's and the simulator's output (quiet otherwise).
     const stdio = process.env.BROWSER_TEST_LOGS ? "inherit" : "ignore";
     children.push(startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), stdio));
-    const dev = startChild(wranglerDevArgs(port, vars, state), stdio);
+    dev = startChild(wranglerDevArgs(port, vars, state), stdio === "inherit" ? stdio : "pipe");
+    const keep = (chunk: Buffer) => {
+      devOutput.push(...chunk.toString().replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((line) => line.trim()));
+      devOutput.splice(0, devOutput.length - 30);
+    };
+    dev.stdout?.on("data", keep);
+    dev.stderr?.on("data", keep);
     children.push(dev);
     await waitUntilUp(origin, dev, 120_000);
   } catch (error) {
@@ -64,6 +74,9 @@ export async function startStack() {
       method: "POST",
       headers: { "content-type": "application/json", "x-hub-signature-256": signBody(body, vars.META_APP_SECRET!) },
       body,
+    }).catch((error: Error) => {
+      const exited = dev.exitCode !== null || dev.signalCode !== null ? ` (wrangler dev exited: ${dev.signalCode ?? dev.exitCode})` : "";
+      throw new Error(`webhook POST failed: ${error.message}${exited}; wrangler dev's last output:\n${devOutput.join("\n")}`, { cause: error });
     });
     if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
   };
@@ -71,6 +84,8 @@ export async function startStack() {
   return {
     origin,
     stop,
+    /** Waits while the runtime is near its open-file limit (see open-files.ts); returns the wait in ms. */
+    roomForFiles: () => roomForFiles(dev.pid!),
     /** Whether the Worker serves a route yet (issue-5 routes land while this suite is written). */
     has: (method: string, route: string) => !!openapi.paths[route]?.[method],
     /** POSTs webhook items exactly as Meta would: compact JSON, signed with the app secret. */
