@@ -23,6 +23,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { openFileLimit } from "../scripts/open-files.ts";
 import { EventFactory, type SignedPost, type Spread } from "./events.ts";
 import { measureLevel, openLive, openProbes, signUp, type LiveLevel, type LiveSocket, type Probe } from "./live.ts";
 import { runLoad, type LoadResult } from "./load.ts";
@@ -154,6 +155,18 @@ const config = {
   liveProbesPerSec: numberList(args["live-probes"])[0]!,
   liveSockets: numberList(args["live-sockets"])[0]!,
 };
+
+// Every conversation the spread cells keep busy is a Durable Object holding three files in workerd
+// (scripts/open-files.ts); out of descriptors, workerd dies mid-cell. Say so before measuring.
+const fileLimit = openFileLimit("self");
+const filesNeeded = config.conversations * 3 + 2_000;
+if (fileLimit !== null && fileLimit < filesNeeded) {
+  process.stderr.write(
+    `bench: workerd would need about ${filesNeeded} open files for ${config.conversations} conversations, and this shell allows ${fileLimit}.\n` +
+      `Raise the limit (ulimit -n ${Math.max(filesNeeded, 8192)}) or run with fewer --conversations.\n`,
+  );
+  process.exit(2);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Cells

@@ -25,7 +25,7 @@ let page: Page;
 /**
  * Sends messages in signed POSTs of `perPost`, `senders` at a time (like Meta's parallel deliveries),
  * each waiting while the runtime is near its open-file limit (every new conversation is a Durable
- * Object holding three files for a while: open-files.ts). Returns how long the senders waited.
+ * Object holding three files for a while: scripts/open-files.ts). Returns how long the senders waited.
  */
 async function ingest(messages: { customer: WaCustomer; id: string; ts: number; text: string }[], perPost: number, senders: number) {
   const posts: (typeof messages)[] = [];

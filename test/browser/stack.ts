@@ -21,7 +21,7 @@ import {
   waitUntilUp,
   wranglerDevArgs,
 } from "../../scripts/local-stack.ts";
-import { roomForFiles } from "./open-files.ts";
+import { runtimeFiles } from "../../scripts/open-files.ts";
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -80,12 +80,13 @@ export async function startStack() {
     });
     if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
   };
+  const files = runtimeFiles(dev.pid!);
   const openapi = (await (await fetch(`${origin}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
   return {
     origin,
     stop,
-    /** Waits while the runtime is near its open-file limit (see open-files.ts); returns the wait in ms. */
-    roomForFiles: () => roomForFiles(dev.pid!),
+    /** Waits while the runtime is near its open-file limit (see scripts/open-files.ts); returns the wait in ms. */
+    roomForFiles: () => files.room(),
     /** Whether the Worker serves a route yet (issue-5 routes land while this suite is written). */
     has: (method: string, route: string) => !!openapi.paths[route]?.[method],
     /** POSTs webhook items exactly as Meta would: compact JSON, signed with the app secret. */
