@@ -101,6 +101,17 @@ describe("connecting through Meta's login dialog", () => {
     expect(await sql(`SELECT id FROM channels`)).toEqual([]);
   });
 
+  it("refuses to guess which WhatsApp Business account was meant when the business shared several, before changing anything at Meta", async () => {
+    const { dialogUrl } = await startLogin(owner, "whatsapp");
+    const { page, back } = await answerDialog(dialogUrl!, { number: "100000000000001:200000000000001", share_waba: "100000000000002", action: "allow", outcome: "ok" });
+    expect(page).toContain("Also share");
+    const { status, body } = await finish(owner, "whatsapp/embedded-signup", back);
+    expect(status).toBe(502);
+    expect(body.error.message).toContain("Meta shared 2 WhatsApp Business accounts (100000000000001, 100000000000002)");
+    expect(graph.requests.filter((r) => r.method === "POST" && /subscribed_apps|register/.test(r.url))).toEqual([]);
+    expect(await sql(`SELECT id FROM channels`)).toEqual([]);
+  });
+
   it("connects the Pages ticked in the dialog, with the Instagram account linked to them", async () => {
     const { dialogUrl } = await startLogin(owner, "messenger");
     const { page, back } = await answerDialog(dialogUrl!, { page: "300000000000001", action: "allow", outcome: "ok" });

@@ -52,6 +52,11 @@ export const CodeInput = z.strictObject({
   /** Embedded Signup: the WABA and number the customer picked (default the first demo WABA and its number). */
   wabaId: z.string().optional(),
   phoneNumberId: z.string().optional(),
+  /**
+   * Embedded Signup: other WABAs the business shares in the same grant (Meta's `waba_ids`); the
+   * business token's granular scopes list them after the picked one.
+   */
+  sharedWabaIds: Ids.optional(),
   /** Facebook Login: the Pages the user granted (default every demo Page). */
   pages: Ids.optional(),
   /** Instagram Login: the professional account that logged in (default the demo account). */
@@ -164,6 +169,7 @@ export function createCode(ctx: SimContext, raw: unknown): Outcome<CodeResult> {
     scopes: input.scopes ?? DEFAULT_SCOPES[input.kind],
     wabaId: null,
     phoneNumberId: null,
+    sharedWabaIds: [],
     pages: [],
     instagramAccountId: null,
     redirectUri: input.redirectUri ?? null,
@@ -179,6 +185,10 @@ export function createCode(ctx: SimContext, raw: unknown): Outcome<CodeResult> {
     if (!phone || phone.wabaId !== waba.id) return bad(`phone number ${phoneId} is not in WABA ${waba.id}`);
     record.wabaId = result.wabaId = waba.id;
     record.phoneNumberId = result.phoneNumberId = phone.id;
+    const shared = (input.sharedWabaIds ?? []).filter((id) => id !== waba.id);
+    const unknownWaba = shared.find((id) => !state.wabas.has(id));
+    if (unknownWaba) return bad(`unknown WABA ${unknownWaba}`);
+    record.sharedWabaIds = shared;
   } else if (input.kind === "facebook_login") {
     const pages = input.pages ?? [...state.pages.keys()];
     const unknown = pages.find((p) => !state.pages.has(p));

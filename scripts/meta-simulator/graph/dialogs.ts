@@ -124,7 +124,7 @@ function dialogRoutes(ctx: SimContext, path: string, host: "facebook" | "instagr
     const input: CodeInput = { kind: dialog.kind, redirectUri: c.req.query("redirect_uri") };
     if (dialog.kind === "whatsapp_embedded_signup") {
       const [wabaId, phoneNumberId] = (picked("number")[0] ?? "").split(":");
-      Object.assign(input, { wabaId, phoneNumberId });
+      Object.assign(input, { wabaId, phoneNumberId, sharedWabaIds: picked("share_waba") });
     } else if (dialog.kind === "facebook_login") input.pages = picked("page");
     else input.instagramAccountId = picked("account")[0];
     const created = createCode(ctx, input);
@@ -138,11 +138,16 @@ function dialogRoutes(ctx: SimContext, path: string, host: "facebook" | "instagr
 function choices(ctx: SimContext, kind: CodeKind) {
   const { state } = ctx;
   if (kind === "whatsapp_embedded_signup") {
-    return [...state.phoneNumbers.values()].map(
+    const numbers = [...state.phoneNumbers.values()].map(
       (phone, i) =>
         html`<label><input type="radio" name="number" value="${phone.wabaId}:${phone.id}" ${i === 0 ? "checked" : ""} /> ${phone.verifiedName} · ${phone.displayPhoneNumber}
           (${state.wabas.get(phone.wabaId)?.name ?? phone.wabaId})</label><br />`,
     );
+    // Meta's grant-only step: access to further WhatsApp Business accounts of the same business.
+    const others = [...state.wabas.values()].map(
+      (waba) => html`<label><input type="checkbox" name="share_waba" value="${waba.id}" /> Also share ${waba.name}</label><br />`,
+    );
+    return [...numbers, html`<p>Other WhatsApp Business accounts</p>`, ...others];
   }
   if (kind === "facebook_login") {
     return [...state.pages.values()].map((p) => {

@@ -108,7 +108,7 @@ export function facebookRoutes(ctx: SimContext): Hono {
     code.usedAt = now;
 
     if (code.kind === "whatsapp_embedded_signup") {
-      const wabaIds = code.wabaId ? [code.wabaId] : [];
+      const wabaIds = code.wabaId ? [code.wabaId, ...code.sharedWabaIds] : [];
       const grant = addGrant(state, {
         appId: state.app.id,
         userId: nextSystemUserId(state),

@@ -97,6 +97,8 @@ export type CodeRecord = {
   scopes: string[];
   wabaId: string | null;
   phoneNumberId: string | null;
+  /** Embedded Signup: further WABAs shared in the same grant. */
+  sharedWabaIds: string[];
   pages: string[];
   instagramAccountId: string | null;
   /** When set, the exchange must pass the same redirect_uri (OAuth redirect flows). */
