@@ -112,6 +112,18 @@ describe("connecting through Meta's login dialog", () => {
     expect(await sql(`SELECT id FROM channels`)).toEqual([]);
   });
 
+  it("finishes one login per state: the same answer handed back again connects nothing and asks Meta nothing", async () => {
+    const { dialogUrl } = await startLogin(owner, "instagram");
+    const { back } = await answerDialog(dialogUrl!, { account: "17840000000000001", action: "allow" });
+    expect((await finish(owner, "instagram/connect", back)).status).toBe(201);
+    const asked = graph.requests.length;
+    const again = await finish(owner, "instagram/connect", back);
+    expect(again.status).toBe(400);
+    expect(again.body.error).toMatchObject({ code: "invalid_state", message: "This login was already finished: start connecting again" });
+    expect(graph.requests).toHaveLength(asked);
+    expect(await sql(`SELECT kind, external_id FROM channels`)).toEqual([{ kind: "instagram", external_id: "17840000000000001" }]);
+  });
+
   it("connects the Pages ticked in the dialog, with the Instagram account linked to them", async () => {
     const { dialogUrl } = await startLogin(owner, "messenger");
     const { page, back } = await answerDialog(dialogUrl!, { page: "300000000000001", action: "allow", outcome: "ok" });

@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { WorkspaceParam, errorDoc, errorResponses, jsonBody } from "../api-schemas.ts";
-import { issueToken, verifyToken } from "../auth/signed-link.ts";
+import { consumeToken, issueToken, verifyToken } from "../auth/signed-link.ts";
 import { requirePermission, type WorkspaceEnv } from "../auth/workspace-access.ts";
 import { deleteChannelHistory, disconnectChannel } from "../channels/disconnect.ts";
 import { ChannelConflict, connectionConflict, saveConnectedChannel, type Channel, type ConnectedAccount } from "../channels/store.ts";
@@ -243,6 +243,8 @@ async function checkState(c: Context<WorkspaceEnv, any, any>, state: string, kin
   if (sub !== c.var.session.id || data?.workspaceId !== c.var.workspaceId || data?.kind !== kind) {
     return "This login was started in another session or workspace: start connecting again";
   }
+  // One state finishes one login: an answer handed back twice (a second tab, a replayed callback) connects nothing.
+  if (!(await consumeToken(c.env.DB, verdict.claims))) return "This login was already finished: start connecting again";
   return null;
 }
 
