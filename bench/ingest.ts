@@ -162,8 +162,8 @@ const fileLimit = openFileLimit("self");
 const filesNeeded = config.conversations * 3 + 2_000;
 if (fileLimit !== null && fileLimit < filesNeeded) {
   process.stderr.write(
-    `bench: workerd would need about ${filesNeeded} open files for ${config.conversations} conversations, and this shell allows ${fileLimit}.\n` +
-      `Raise the limit (ulimit -n ${Math.max(filesNeeded, 8192)}) or run with fewer --conversations.\n`,
+    `bench: workerd would need about ${filesNeeded} open files for ${config.conversations} conversations, and this process may open ${fileLimit} (the hard limit, \`ulimit -Hn\`).\n` +
+      `Raise it (ulimit -n ${Math.max(filesNeeded, 8192)}, as root or through /etc/security/limits.conf) or run with fewer --conversations.\n`,
   );
   process.exit(2);
 }

@@ -46,8 +46,9 @@ function workerdProcesses(group: number): number[] {
 
 /**
  * Watches the workerd processes of a process group. `fullest()` is the one nearest its limit, or
- * null; the processes are looked up again only when one has gone (wrangler dev restarts a crashed
- * runtime), since scanning /proc costs milliseconds and the test asks before every POST.
+ * null; the processes are looked up again only while none is known or when one has gone (wrangler
+ * dev restarts a crashed runtime), since scanning /proc costs milliseconds and the test asks before
+ * every POST.
  */
 export function runtimeFiles(group: number) {
   let pids: number[] = [];
@@ -64,20 +65,21 @@ export function runtimeFiles(group: number) {
     }
     return found;
   };
+  const fullest = (): OpenFiles | null => {
+    const found = measure();
+    if (found) return found;
+    pids = workerdProcesses(group);
+    return measure();
+  };
   return {
-    fullest(): OpenFiles | null {
-      const found = measure();
-      if (found) return found;
-      pids = workerdProcesses(group);
-      return measure();
-    },
+    fullest,
     /**
      * Resolves once the runtime holds fewer than `share` of its file limit, polling every 250 ms;
      * returns how long it slept. Well under half: objects woken by their alarms later come on top.
      */
     async room(share = 0.4): Promise<number> {
       let slept = 0;
-      for (let files = this.fullest(); files && files.open > files.limit * share; files = this.fullest()) {
+      for (let files = fullest(); files && files.open > files.limit * share; files = fullest()) {
         await new Promise((r) => setTimeout(r, 250));
         slept += 250;
       }

@@ -33,7 +33,6 @@ async function ingest(messages: { customer: WaCustomer; id: string; ts: number; 
   let waited = 0;
   const worker = async () => {
     for (let batch = posts.shift(); batch; batch = posts.shift()) {
-      waited += await stack.roomForFiles();
       const item = waMessagesItem(
         WA,
         batch.map((m) => ({ customer: m.customer, message: waMessageObject({ account: WA, customer: m.customer, id: m.id, ts: m.ts }, "text", { body: m.text }) })),
@@ -42,6 +41,7 @@ async function ingest(messages: { customer: WaCustomer; id: string; ts: number; 
       // deduplicates by Meta's ids).
       for (let attempt = 1; ; attempt++) {
         try {
+          waited += await stack.roomForFiles();
           await stack.webhook("whatsapp", [item]);
           break;
         } catch (error) {

@@ -56,8 +56,11 @@ export async function startStack() {
     const stdio = process.env.BROWSER_TEST_LOGS ? "inherit" : "ignore";
     children.push(startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), stdio));
     dev = startChild(wranglerDevArgs(port, vars, state), stdio === "inherit" ? stdio : "pipe");
+    let partial = "";
     const keep = (chunk: Buffer) => {
-      devOutput.push(...chunk.toString().replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((line) => line.trim()));
+      const lines = (partial + chunk.toString()).split("\n");
+      partial = lines.pop()!;
+      devOutput.push(...lines.map((line) => line.replace(/\x1b\[[0-9;]*m/g, "")).filter((line) => line.trim()));
       devOutput.splice(0, devOutput.length - 30);
     };
     dev.stdout?.on("data", keep);
@@ -76,7 +79,8 @@ export async function startStack() {
       body,
     }).catch((error: Error) => {
       const exited = dev.exitCode !== null || dev.signalCode !== null ? ` (wrangler dev exited: ${dev.signalCode ?? dev.exitCode})` : "";
-      throw new Error(`webhook POST failed: ${error.message}${exited}; wrangler dev's last output:\n${devOutput.join("\n")}`, { cause: error });
+      const output = process.env.BROWSER_TEST_LOGS ? "shown above" : `last lines:\n${devOutput.join("\n")}`;
+      throw new Error(`webhook POST failed: ${error.message}${exited}; wrangler dev's output ${output}`, { cause: error });
     });
     if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${await response.text()}`);
   };

@@ -185,7 +185,7 @@ export function createCode(ctx: SimContext, raw: unknown): Outcome<CodeResult> {
     if (!phone || phone.wabaId !== waba.id) return bad(`phone number ${phoneId} is not in WABA ${waba.id}`);
     record.wabaId = result.wabaId = waba.id;
     record.phoneNumberId = result.phoneNumberId = phone.id;
-    const shared = (input.sharedWabaIds ?? []).filter((id) => id !== waba.id);
+    const shared = [...new Set(input.sharedWabaIds)].filter((id) => id !== waba.id);
     const unknownWaba = shared.find((id) => !state.wabas.has(id));
     if (unknownWaba) return bad(`unknown WABA ${unknownWaba}`);
     record.sharedWabaIds = shared;
