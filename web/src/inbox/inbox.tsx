@@ -7,7 +7,7 @@
 import { effect, untracked } from "@preact/signals";
 import { useEffect, useState } from "preact/hooks";
 import type { ConversationSummary, Message, Note } from "../api/types.ts";
-import { conversations, filters, listState, loadConversations, refreshConversation } from "../state/inbox.ts";
+import { conversations, filters, listState, loadConversations, refreshConversation, refreshConversations } from "../state/inbox.ts";
 import { connectLive } from "../state/live.ts";
 import { me } from "../state/session.ts";
 import { markRead, openThread, refreshThread, setSummary, thread, upsertMessage, upsertNote } from "../state/thread.ts";
@@ -32,7 +32,7 @@ function useWorkspaceLive(workspaceId: string) {
       onEvent: (event) => {
         if (event.type === "conversation" && typeof event.id === "string") void refreshConversation(workspaceId, event.id, userId);
       },
-      refresh: () => void loadConversations(workspaceId),
+      refresh: () => void refreshConversations(workspaceId, userId),
     });
     return () => {
       stopFilters();

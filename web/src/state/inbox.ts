@@ -15,8 +15,10 @@ export const filters = signal<Filters>(NO_FILTERS);
 export const conversations = signal<ConversationSummary[]>([]);
 export const listState = signal<{ loading: boolean; error: string | null; nextCursor: string | null }>({ loading: true, error: null, nextCursor: null });
 
+const PAGE = 100;
+
 const query = (f: Filters, cursor?: string) => ({
-  limit: 100,
+  limit: PAGE,
   ...(f.status ? { status: f.status as ConversationSummary["status"] } : {}),
   ...(f.channelId ? { channelId: f.channelId } : {}),
   ...(f.assignee ? { assignee: f.assignee } : {}),
@@ -35,10 +37,31 @@ export async function loadConversations(workspaceId: string, more = false): Prom
   try {
     const page = await ok(api.GET("/workspaces/{workspaceId}/conversations", { params: { path: { workspaceId }, query: query(filters.value, cursor) } }));
     if (mine !== generation) return;
-    conversations.value = more ? [...conversations.value, ...page.conversations] : page.conversations;
+    // A live change may already have moved one of this page's conversations up the list.
+    const shown = new Set(more ? conversations.value.map((c) => c.id) : []);
+    conversations.value = more ? [...conversations.value, ...page.conversations.filter((c) => !shown.has(c.id))] : page.conversations;
     listState.value = { loading: false, error: null, nextCursor: page.nextCursor };
   } catch (e) {
     if (mine === generation) listState.value = { ...listState.value, loading: false, error: (e as Error).message };
+  }
+}
+
+/**
+ * Reads again what may have changed while live updates were not arriving (a socket just opened, a
+ * resume that was too far behind, polling while the socket is down). A list of one page is simply
+ * reloaded; a longer one, or one still growing, gets the newest page merged in, so an agent scrolled
+ * far down keeps their place (what gained activity has moved to the top anyway; a row further down
+ * that changed otherwise is current again once opened or on the next reload).
+ */
+export async function refreshConversations(workspaceId: string, userId: string): Promise<void> {
+  if (conversations.value.length <= PAGE && !listState.value.loading) return loadConversations(workspaceId);
+  const mine = generation;
+  try {
+    const page = await ok(api.GET("/workspaces/{workspaceId}/conversations", { params: { path: { workspaceId }, query: query(filters.value) } }));
+    if (mine !== generation) return;
+    for (const summary of page.conversations) applySummary(summary, userId);
+  } catch {
+    // The next refresh, or the next live event, reads it again.
   }
 }
 
