@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { consumeToken, issueToken, purgeUsedTokens, verifyToken } from "../workers/auth/signed-link.ts";
+import { consumeToken, issueToken, verifyToken } from "../workers/auth/signed-link.ts";
 import { hmacHex } from "../workers/hash.ts";
+import { runRetention } from "../workers/privacy/retention.ts";
 
 const SECRET = "test-session-secret-0123456789abcdef";
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -103,10 +104,11 @@ describe("single use", () => {
     expect(results.sort()).toEqual([false, true]);
   });
 
-  it("keeps the used-token record until the token expires, then purges it", async () => {
+  it("keeps the used-token record until the token expires, then the scheduled retention run deletes it", async () => {
     await consumeToken(env.DB, { jti: "purge-old", exp: T0 / 1000 - 1 }, T0 - 5000);
     await consumeToken(env.DB, { jti: "purge-live", exp: T0 / 1000 + 60 }, T0);
-    await purgeUsedTokens(env.DB, T0);
+    const report = await runRetention(env, T0);
+    expect(report.usedTokensDeleted).toBeGreaterThanOrEqual(1);
     const { results } = await env.DB.prepare(`SELECT jti FROM used_tokens WHERE jti LIKE 'purge-%'`).all<{ jti: string }>();
     expect(results.map((r) => r.jti)).toEqual(["purge-live"]);
   });

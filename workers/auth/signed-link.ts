@@ -106,8 +106,3 @@ export async function consumeToken(db: D1Database, claims: Pick<TokenClaims, "jt
     .run();
   return result.meta.changes === 1;
 }
-
-/** Deletes the records of tokens past their expiry: an expired token is refused anyway. */
-export async function purgeUsedTokens(db: D1Database, now = Date.now()): Promise<void> {
-  await db.prepare(`DELETE FROM used_tokens WHERE expires_at < ?1`).bind(now).run();
-}
