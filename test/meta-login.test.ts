@@ -35,6 +35,14 @@ async function answerDialog(dialogUrl: string, form: Record<string, string | str
   return { page: await shown.text(), back: location.searchParams };
 }
 
+/** Embedded Signup refused with `message`, before anything was subscribed or registered at Meta or saved here. */
+async function expectRefusedBeforeChanges(finished: { status: number; body: { error: { message: string } } }, message: string) {
+  expect(finished.status).toBe(502);
+  expect(finished.body.error.message).toContain(message);
+  expect(graph.requests.filter((r) => r.method === "POST" && /subscribed_apps|register/.test(r.url))).toEqual([]);
+  expect(await sql(`SELECT id FROM channels`)).toEqual([]);
+}
+
 const finish = (as: Agent, path: string, back: URLSearchParams, redirectUri = CALLBACK) =>
   api(`/workspaces/${as.workspaceId}/channels/${path}`, { as, body: { code: back.get("code"), state: back.get("state"), redirectUri } });
 
@@ -94,22 +102,14 @@ describe("connecting through Meta's login dialog", () => {
     graph.sim.state.phoneNumbers.set("200000000000009", { id: "200000000000009", wabaId: "100000000000001", displayPhoneNumber: "+1 555-000-9999", verifiedName: "Second line", qualityRating: "GREEN" });
     const { dialogUrl } = await startLogin(owner, "whatsapp");
     const { back } = await answerDialog(dialogUrl!, { number: "100000000000001:200000000000009", action: "allow", outcome: "ok" });
-    const { status, body } = await finish(owner, "whatsapp/embedded-signup", back);
-    expect(status).toBe(502);
-    expect(body.error.message).toContain("several numbers (+1 555-000-1111, +1 555-000-9999)");
-    expect(graph.requests.filter((r) => r.method === "POST" && /subscribed_apps|register/.test(r.url))).toEqual([]);
-    expect(await sql(`SELECT id FROM channels`)).toEqual([]);
+    await expectRefusedBeforeChanges(await finish(owner, "whatsapp/embedded-signup", back), "several numbers (+1 555-000-1111, +1 555-000-9999)");
   });
 
   it("refuses to guess which WhatsApp Business account was meant when the business shared several, before changing anything at Meta", async () => {
     const { dialogUrl } = await startLogin(owner, "whatsapp");
     const { page, back } = await answerDialog(dialogUrl!, { number: "100000000000001:200000000000001", share_waba: "100000000000002", action: "allow", outcome: "ok" });
     expect(page).toContain("Also share");
-    const { status, body } = await finish(owner, "whatsapp/embedded-signup", back);
-    expect(status).toBe(502);
-    expect(body.error.message).toContain("Meta shared 2 WhatsApp Business accounts (100000000000001, 100000000000002)");
-    expect(graph.requests.filter((r) => r.method === "POST" && /subscribed_apps|register/.test(r.url))).toEqual([]);
-    expect(await sql(`SELECT id FROM channels`)).toEqual([]);
+    await expectRefusedBeforeChanges(await finish(owner, "whatsapp/embedded-signup", back), "Meta shared 2 WhatsApp Business accounts (100000000000001, 100000000000002)");
   });
 
   it("finishes one login per state: the same answer handed back again connects nothing and asks Meta nothing", async () => {

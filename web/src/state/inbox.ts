@@ -27,6 +27,9 @@ const query = (f: Filters, cursor?: string) => ({
   ...(cursor ? { cursor } : {}),
 });
 
+const readPage = (workspaceId: string, cursor?: string) =>
+  ok(api.GET("/workspaces/{workspaceId}/conversations", { params: { path: { workspaceId }, query: query(filters.value, cursor) } }));
+
 let generation = 0;
 
 export async function loadConversations(workspaceId: string, more = false): Promise<void> {
@@ -35,7 +38,7 @@ export async function loadConversations(workspaceId: string, more = false): Prom
   if (more && !cursor) return;
   listState.value = { ...listState.value, loading: true, error: null };
   try {
-    const page = await ok(api.GET("/workspaces/{workspaceId}/conversations", { params: { path: { workspaceId }, query: query(filters.value, cursor) } }));
+    const page = await readPage(workspaceId, cursor);
     if (mine !== generation) return;
     // A live change may already have moved one of this page's conversations up the list.
     const shown = new Set(more ? conversations.value.map((c) => c.id) : []);
@@ -57,7 +60,7 @@ export async function refreshConversations(workspaceId: string, userId: string):
   if (conversations.value.length <= PAGE && !listState.value.loading) return loadConversations(workspaceId);
   const mine = generation;
   try {
-    const page = await ok(api.GET("/workspaces/{workspaceId}/conversations", { params: { path: { workspaceId }, query: query(filters.value) } }));
+    const page = await readPage(workspaceId);
     if (mine !== generation) return;
     for (const summary of page.conversations) applySummary(summary, userId);
   } catch {
