@@ -536,6 +536,14 @@ describe("the simulator's control API for sending", () => {
     expect((await control("POST", "outage", { mode: "sideways" })).status).toBe(400);
   });
 
+  it("lets read receipts through a send fault: only what reaches the customer fails", async () => {
+    expect((await control("POST", "send-faults", { code: 131026, times: 1 })).status).toBe(201);
+    expect(await markRead(graph.env, tokens.whatsapp, whatsapp, "wamid.CUSTOMER1")).toEqual({ ok: true });
+    expect(await markRead(graph.env, tokens.page, messenger, "m_CUSTOMER1")).toEqual({ ok: true });
+    expect(failure(await send(whatsapp, text("fails"))).code).toBe(131026);
+    sent(await send(whatsapp, text("passes")));
+  });
+
   it("adds inbound media and templates over HTTP", async () => {
     const media = (await (await control("POST", "media", { product: "messenger", base64: btoa("hello"), mimeType: "text/plain" })).json()) as { id: string; url: string };
     const fetched = await fetchInboundMedia(graph.env, tokens.page, "messenger", { url: media.url });

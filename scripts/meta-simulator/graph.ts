@@ -47,7 +47,7 @@ import {
 import { facebookDialogRoutes, instagramDialogRoutes } from "./graph/dialogs.ts";
 import { facebookRoutes } from "./graph/facebook.ts";
 import { instagramApiRoutes, instagramGraphRoutes } from "./graph/instagram.ts";
-import { facebookMessagingRoutes, instagramMessagingRoutes, lookasideRoutes, mediaUrl, takeDueWebhooks } from "./graph/messages.ts";
+import { facebookMessagingRoutes, instagramMessagingRoutes, isReceipt, lookasideRoutes, mediaUrl, takeDueWebhooks } from "./graph/messages.ts";
 import {
   createState,
   GRAPH_VERSION,
@@ -90,7 +90,7 @@ export type GraphSimulator = {
   mintToken(input?: TokenInput): TokenResult;
   /** Same as POST /__simulator/faults; throws on invalid input. */
   addFault(input: FaultInput): void;
-  /** Same as POST /__simulator/send-faults: the next `times` sends fail with `code`/`subcode`/`status`, or as a dropped connection (`network`). */
+  /** Same as POST /__simulator/send-faults: the next `times` sends fail with `code`/`subcode`/`status`, or as a dropped connection (`network`); read receipts and typing indicators pass. */
   failSends(input: SendFaultInput): void;
   /** Same as POST /__simulator/outage: "refused" drops every connection, "unavailable" answers 503 pages; null = back. */
   setOutage(mode: "refused" | "unavailable" | null): void;
@@ -142,7 +142,8 @@ export function createGraphSimulator(options: SimulatorOptions = {}): GraphSimul
     if (!HOSTS.some((host) => path.startsWith(`/${host}/`))) return next();
     if (state.outage === "refused") return drop();
     if (state.outage === "unavailable") return new Response("<html><body><h1>503 Service Unavailable</h1></body></html>", { status: 503, headers: { "content-type": "text/html" } });
-    const fault = takeFault(state, c.req.method, path);
+    const receipt = c.req.method === "POST" && path.endsWith("/messages") && isReceipt(await c.req.raw.clone().json().catch(() => null));
+    const fault = takeFault(state, { method: c.req.method, path, receipt });
     if (!fault) return next();
     if (fault.network) return drop();
     return graphErrorResponse(

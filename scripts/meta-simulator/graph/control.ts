@@ -9,7 +9,8 @@
  *   minted directly (e.g. the system-user token of a manual WhatsApp connection);
  * - `POST /__simulator/tokens/:token/expire` and `…/revoke` (`{ subcode? }`, default 458: app removed);
  * - `POST /__simulator/faults` {@link FaultInput}; `DELETE /__simulator/faults` clears them;
- * - `POST /__simulator/send-faults` {@link SendFaultInput}: the next N sends fail (Meta error or network);
+ * - `POST /__simulator/send-faults` {@link SendFaultInput}: the next N sends fail (Meta error or network;
+ *   read receipts and typing indicators pass);
  * - `POST /__simulator/outage` `{ mode: "refused" | "unavailable" | null }`: Meta down, and back;
  * - `PUT /__simulator/sending` {@link SendingInput}: status webhook delays, WhatsApp pair rate limit;
  * - `POST /__simulator/statuses/flush` `{ all? }` → `{ emitted }`: status webhooks due now (or all) go out;
@@ -251,7 +252,7 @@ function done(token: { value: string; type: string; userId: string; appId: strin
   return { ok: true, value: { token: token.value, type: token.type, userId: token.userId, appId: token.appId, expiresAt: token.expiresAt } };
 }
 
-export function addFault(ctx: SimContext, raw: unknown): Outcome<null> {
+export function addFault(ctx: SimContext, raw: unknown, { sparesReceipts = false } = {}): Outcome<null> {
   const parsed = FaultInput.safeParse(raw);
   if (!parsed.success) return bad(z.prettifyError(parsed.error));
   const input = parsed.data;
@@ -271,6 +272,7 @@ export function addFault(ctx: SimContext, raw: unknown): Outcome<null> {
     status: input.status ?? null,
     message: input.message ?? null,
     remaining: input.times,
+    sparesReceipts,
   });
   return { ok: true, value: null };
 }
@@ -278,7 +280,7 @@ export function addFault(ctx: SimContext, raw: unknown): Outcome<null> {
 export function failSends(ctx: SimContext, raw: unknown): Outcome<null> {
   const parsed = SendFaultInput.safeParse(raw ?? {});
   if (!parsed.success) return bad(z.prettifyError(parsed.error));
-  return addFault(ctx, { ...parsed.data, method: "POST", pathPattern: "/messages$" });
+  return addFault(ctx, { ...parsed.data, method: "POST", pathPattern: "/messages$" }, { sparesReceipts: true });
 }
 
 export function configureSending(ctx: SimContext, raw: unknown): Outcome<null> {

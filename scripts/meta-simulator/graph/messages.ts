@@ -82,6 +82,12 @@ export function checkTemplate(templates: readonly TemplateRecord[], wabaId: stri
   return template;
 }
 
+/** Calls to a send endpoint that deliver nothing to the customer: WhatsApp's `status: "read"`, Messenger's and Instagram's seen and typing actions. */
+export function isReceipt(body: unknown): boolean {
+  if (!isObject(body)) return false;
+  return body.status !== undefined || ["mark_seen", "typing_on", "typing_off"].includes(str(body.sender_action) ?? "");
+}
+
 type WhatsAppSend =
   | { kind: "read" }
   | { kind: "message"; type: string; input: string; waId: string | null; bsuid: string | null; template: TemplateRecord | null };

@@ -118,6 +118,8 @@ export type Fault = {
   status: number | null;
   message: string | null;
   remaining: number;
+  /** Send faults fail what reaches the customer: read receipts and typing indicators pass. */
+  sparesReceipts: boolean;
 };
 
 /** An uploaded (or, via the control API, inbound) file: WhatsApp media ids, Messenger/Instagram attachment ids. */
@@ -454,8 +456,10 @@ export function revokeGrant(state: GraphState, grant: Grant, token: TokenRecord,
 }
 
 /** The next matching fault, consumed; null when none matches. */
-export function takeFault(state: GraphState, method: string, path: string): Fault | null {
-  const index = state.faults.findIndex((f) => f.remaining > 0 && (!f.method || f.method === method) && f.regex.test(path));
+export function takeFault(state: GraphState, call: { method: string; path: string; receipt: boolean }): Fault | null {
+  const index = state.faults.findIndex(
+    (f) => f.remaining > 0 && (!f.method || f.method === call.method) && f.regex.test(call.path) && !(f.sparesReceipts && call.receipt),
+  );
   if (index < 0) return null;
   const fault = state.faults[index]!;
   fault.remaining -= 1;
