@@ -536,10 +536,16 @@ describe("the simulator's control API for sending", () => {
     expect((await control("POST", "outage", { mode: "sideways" })).status).toBe(400);
   });
 
-  it("lets read receipts through a send fault: only what reaches the customer fails", async () => {
+  it("lets read receipts and typing indicators through a send fault: only what reaches the customer fails", async () => {
     expect((await control("POST", "send-faults", { code: 131026, times: 1 })).status).toBe(201);
     expect(await markRead(graph.env, tokens.whatsapp, whatsapp, "wamid.CUSTOMER1")).toEqual({ ok: true });
     expect(await markRead(graph.env, tokens.page, messenger, "m_CUSTOMER1")).toEqual({ ok: true });
+    const typing = await fetch(`${graph.env.GRAPH_API_BASE}/${PAGE}/messages?appsecret_proof=${await hmacHex(graph.env.META_APP_SECRET, tokens.page)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.page}`, "content-type": "application/json" },
+      body: JSON.stringify({ recipient: { id: PSID }, sender_action: "typing_on" }),
+    });
+    expect(typing.status).toBe(200);
     expect(failure(await send(whatsapp, text("fails"))).code).toBe(131026);
     sent(await send(whatsapp, text("passes")));
   });

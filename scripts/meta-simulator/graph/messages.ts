@@ -82,10 +82,13 @@ export function checkTemplate(templates: readonly TemplateRecord[], wabaId: stri
   return template;
 }
 
-/** Calls to a send endpoint that deliver nothing to the customer: WhatsApp's `status: "read"`, Messenger's and Instagram's seen and typing actions. */
+/** Messenger's and Instagram's sender actions that deliver nothing to the customer. */
+const RECEIPT_ACTIONS = ["mark_seen", "typing_on", "typing_off"];
+
+/** Calls to a send endpoint that deliver nothing to the customer: WhatsApp's `status: "read"`, and the receipt actions. */
 export function isReceipt(body: unknown): boolean {
   if (!isObject(body)) return false;
-  return body.status !== undefined || ["mark_seen", "typing_on", "typing_off"].includes(str(body.sender_action) ?? "");
+  return body.status !== undefined || RECEIPT_ACTIONS.includes(str(body.sender_action) ?? "");
 }
 
 type WhatsAppSend =
@@ -142,7 +145,7 @@ function checkMessaging(ctx: SimContext, product: MessagingProduct, body: Json):
   const action = str(body.sender_action);
   if (action !== null) {
     if (body.message !== undefined) return invalid("sender_action cannot be sent with message");
-    if (!["mark_seen", "typing_on", "typing_off", "react", "unreact"].includes(action)) return invalid("Param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF, REACT, UNREACT}");
+    if (![...RECEIPT_ACTIONS, "react", "unreact"].includes(action)) return invalid("Param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF, REACT, UNREACT}");
     if (action === "react" || action === "unreact") {
       const payload = isObject(body.payload) ? body.payload : {};
       if (!str(payload.message_id)) return invalid("The parameter payload['message_id'] is required");
