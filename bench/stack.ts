@@ -28,12 +28,14 @@ export type Runtime = {
 
 /**
  * Exports a committed version (`git archive <ref>`) into `dir`, with the working tree's node_modules
- * linked in, so a version can be benchmarked while the working tree is mid-edit or to compare versions.
+ * linked in and its inbox built (the deploy bundle needs `web/dist`), so a version can be benchmarked
+ * while the working tree is mid-edit or to compare versions.
  */
 export async function exportRef(root: string, ref: string, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   await run("sh", ["-c", `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`, "sh", root, ref, dir], root);
   symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
+  await run(process.execPath, ["web/build.ts"], dir);
   return dir;
 }
 
