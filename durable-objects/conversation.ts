@@ -51,7 +51,11 @@ export type StoredMessage = {
 
 export type HistoryCursor = { timestamp: number; seq: number };
 
-export type IngestResult = { stored: number; duplicates: number; mirror: MirrorBatch | null };
+/** One webhook POST's changes for this conversation; several POSTs may come in one call. */
+export type IngestSegment = { changes: ConversationChange[]; arrivedAt: number };
+export type IngestCounts = { stored: number; duplicates: number };
+/** `counts[i]` belongs to `segments[i]`. */
+export type IngestResult = { counts: IngestCounts[]; mirror: MirrorBatch | null };
 
 export type Workflow = {
   status: ConversationStatus;
@@ -295,24 +299,26 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   }
 
   /**
-   * Applies a conversation's share of one webhook POST. Returns once it is durable (the output
-   * gate holds the reply until SQLite has committed), with the rows the D1 mirror must receive.
+   * Applies a conversation's share of one or more webhook POSTs, in order, in one transaction.
+   * Returns once it is durable (the output gate holds the reply until SQLite has committed), with
+   * each POST's counts and the rows the D1 mirror must receive.
    */
-  async ingest(header: ConversationHeader, changes: ConversationChange[], arrivedAt: number): Promise<IngestResult> {
+  async ingest(header: ConversationHeader, segments: IngestSegment[]): Promise<IngestResult> {
     const before = JSON.stringify(this.state);
     // Before ensureState: a changed customer profile is one of the revisions to mirror.
     const fromRev = this.state?.rev ?? 0;
-    const state = this.ensureState(header, changes);
-    let stored = 0;
-    let duplicates = 0;
+    const state = this.ensureState(header, segments.flatMap((segment) => segment.changes));
+    const counts = segments.map((): IngestCounts => ({ stored: 0, duplicates: 0 }));
     const written = new Map<number, WrittenRow>();
     this.written = written;
     try {
       this.ctx.storage.transactionSync(() => {
-        for (const change of changes) {
-          if (this.apply(change, arrivedAt)) stored++;
-          else duplicates++;
-        }
+        segments.forEach(({ changes, arrivedAt }, i) => {
+          for (const change of changes) {
+            if (this.apply(change, arrivedAt)) counts[i]!.stored++;
+            else counts[i]!.duplicates++;
+          }
+        });
         // A POST Meta retried changes nothing: no write, no commit to wait for.
         if (JSON.stringify(state) !== before) this.saveState();
       });
@@ -323,11 +329,11 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     } finally {
       this.written = null;
     }
-    if (state.rev === fromRev) return { stored, duplicates, mirror: null };
+    if (state.rev === fromRev) return { counts, mirror: null };
     const mirror = this.collectMirror(fromRev, Number.MAX_SAFE_INTEGER, [...written.values()].sort((a, b) => a.row.rev - b.row.rev));
     this.publish(fromRev);
     await this.armMirrorCheck(MIRROR_CHECK_MS);
-    return { stored, duplicates, mirror };
+    return { counts, mirror };
   }
 
   /** Messages in display order (Meta time, then arrival), newest page first when paging backwards. */

@@ -10,8 +10,9 @@ import type { ConversationHeader } from "../durable-objects/conversation.ts";
 import { channelDirectory, type Address, type ChannelRecord } from "./channel-directory.ts";
 import { revokeWhatsAppAccount } from "./channels/store.ts";
 import { channelEvents, quarantine } from "./db/schema.ts";
-import type { ConversationChange, Customer, WebhookItem } from "./events.ts";
+import type { ConversationChange, WebhookItem } from "./events.ts";
 import { sha256Hex } from "./hash.ts";
+import { GroupCommit, mergeCustomer } from "./group-commit.ts";
 import { MirrorQueue } from "./mirror.ts";
 
 export type IngestReport = {
@@ -27,6 +28,7 @@ type AccountItem = Extract<WebhookItem, { kind: "account" }>;
 type Group = { id: DurableObjectId; header: ConversationHeader; changes: ConversationChange[] };
 
 const mirrorQueue = new MirrorQueue();
+const groupCommit = new GroupCommit();
 
 /** WhatsApp's account_update events that mean our access is gone (SPEC §2.5, §6.5). */
 const REVOKING_ACCOUNT_EVENTS = new Set(["PARTNER_APP_UNINSTALLED", "PARTNER_REMOVED", "ACCOUNT_DELETED"]);
@@ -39,16 +41,6 @@ const conversationName = (channelId: string, customerId: string) => `${channelId
 
 export function conversationId(namespace: Cloudflare.Env["CONVERSATION"], channelId: string, customerId: string): string {
   return namespace.idFromName(conversationName(channelId, customerId)).toString();
-}
-
-function mergeCustomer(into: Customer, from: Customer): Customer {
-  return {
-    id: into.id,
-    waId: from.waId ?? into.waId,
-    bsuid: from.bsuid ?? into.bsuid,
-    name: from.name ?? into.name,
-    username: from.username ?? into.username,
-  };
 }
 
 function addressOf(item: Exclude<WebhookItem, QuarantineItem>): Address {
@@ -106,16 +98,24 @@ export async function ingest(
 
   const [conversationResults] = await Promise.all([
     Promise.all(
-      [...groups.values()].map(async ({ id, header, changes }) => {
-        // The id object from idFromName, not its string parsed back: this runs for every POST.
-        const stub = env.CONVERSATION.get(id);
-        const result = await mirrorQueue.producing(() => stub.ingest(header, changes, options.arrivedAt));
-        if (result.mirror) {
-          const drain = mirrorQueue.enqueue(env, result.mirror);
-          if (drain) options.waitUntil(drain);
-        }
-        return result;
-      }),
+      [...groups.values()].map(({ id, header, changes }) =>
+        groupCommit.submit(
+          header.conversationId,
+          header,
+          { changes, arrivedAt: options.arrivedAt },
+          async (batchHeader, segments) => {
+            // The id object from idFromName, not its string parsed back: this runs for every POST.
+            const stub = env.CONVERSATION.get(id);
+            const result = await mirrorQueue.producing(() => stub.ingest(batchHeader, segments));
+            if (result.mirror) {
+              const drain = mirrorQueue.enqueue(env, result.mirror);
+              if (drain) options.waitUntil(drain);
+            }
+            return result.counts;
+          },
+          options.waitUntil,
+        ),
+      ),
     ),
     storeInD1(env.DB, quarantined, accountEvents, options.arrivedAt),
   ]);

@@ -1,0 +1,91 @@
+/**
+ * @module
+ * Group commit for conversations. While a call to a conversation's Durable Object is in flight,
+ * requests in this isolate for the same conversation do not each send their own: they join one
+ * batch that goes as soon as that call returns. A busy conversation then pays one RPC, one SQLite
+ * commit and one D1 mirror batch for many POSTs instead of one each, and each request still
+ * answers only once its own changes are durable, with its own counts. An idle conversation's call
+ * goes at once; calls to one conversation from this isolate go one at a time, in arrival order.
+ */
+import type { ConversationHeader, IngestCounts, IngestSegment } from "../durable-objects/conversation.ts";
+import type { Customer } from "./events.ts";
+
+/** Sends one batch; `counts[i]` must belong to `segments[i]`. */
+export type SendBatch = (header: ConversationHeader, segments: IngestSegment[]) => Promise<IngestCounts[]>;
+
+type Batch = { header: ConversationHeader; segments: IngestSegment[]; done: Promise<IngestCounts[]> };
+/** `busy` settles when the newest batch has; `waiting` is the batch that goes after the call in flight. */
+type Line = { busy: Promise<void>; waiting: Batch | null };
+
+/** The customer as the newer of two sightings describes them (newer fields win, absent ones keep). */
+export function mergeCustomer(into: Customer, from: Customer): Customer {
+  return {
+    id: into.id,
+    waId: from.waId ?? into.waId,
+    bsuid: from.bsuid ?? into.bsuid,
+    name: from.name ?? into.name,
+    username: from.username ?? into.username,
+  };
+}
+
+/**
+ * Awaits a promise another request settles. Waiting on no I/O of its own, this request would look
+ * hung to the runtime, which cancels such requests: a pending timer keeps it open meanwhile.
+ */
+async function awaitOther<T>(promise: Promise<T>): Promise<T> {
+  const timer = setTimeout(() => undefined, 60_000);
+  try {
+    return await promise;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class GroupCommit {
+  readonly #lines = new Map<string, Line>();
+
+  /**
+   * Resolves with `segment`'s counts once it is durable; rejects if the call carrying it failed.
+   * `send` is used only if this request opens a batch, and then runs in this request, which
+   * `keepAlive` (its `waitUntil`) keeps running for the requests that joined it.
+   */
+  submit(
+    conversationId: string,
+    header: ConversationHeader,
+    segment: IngestSegment,
+    send: SendBatch,
+    keepAlive: (promise: Promise<unknown>) => void,
+  ): Promise<IngestCounts> {
+    const line = this.#lines.get(conversationId);
+    const waiting = line?.waiting;
+    if (waiting) {
+      const index = waiting.segments.push(segment) - 1;
+      waiting.header = { ...header, customer: mergeCustomer(waiting.header.customer, header.customer) };
+      return awaitOther(waiting.done).then((counts) => counts[index]!);
+    }
+
+    const ahead = line?.busy;
+    const batch: Batch = { header, segments: [segment], done: undefined! };
+    const own: Line = line ?? { busy: Promise.resolve(), waiting: null };
+    batch.done = (async () => {
+      if (ahead) {
+        // The call ahead's outcome is its own requests' business; this batch goes either way.
+        await awaitOther(ahead);
+        own.waiting = null;
+      }
+      return send(batch.header, batch.segments);
+    })();
+    if (ahead) own.waiting = batch;
+    const settled = batch.done.then(
+      () => undefined,
+      () => undefined,
+    );
+    own.busy = settled;
+    this.#lines.set(conversationId, own);
+    void settled.then(() => {
+      if (own.busy === settled) this.#lines.delete(conversationId);
+    });
+    keepAlive(batch.done.catch(() => undefined));
+    return batch.done.then((counts) => counts[0]!);
+  }
+}
