@@ -9,6 +9,7 @@ const T0 = Date.UTC(2026, 2, 1);
 /** The real conversation namespace, recording the segments of every ingest call (or failing them). */
 function recordingCalls(fail = false) {
   const calls: IngestSegment[][] = [];
+  const inFlight = { now: 0, most: 0 };
   const bindings = {
     ...env,
     CONVERSATION: new Proxy(env.CONVERSATION, {
@@ -19,16 +20,19 @@ function recordingCalls(fail = false) {
           return {
             ingest: (header: Parameters<typeof stub.ingest>[0], segments: IngestSegment[]) => {
               calls.push(segments);
-              if (!fail) return stub.ingest(header, segments);
-              // Failing after a while, as a call in flight does, so that other POSTs queue behind it.
-              return scheduler.wait(20).then(() => Promise.reject(new Error("Durable Object storage is down")));
+              inFlight.most = Math.max(inFlight.most, ++inFlight.now);
+              const call = fail
+                ? // Failing after a while, as a call in flight does, so that other POSTs queue behind it.
+                  scheduler.wait(20).then(() => Promise.reject(new Error("Durable Object storage is down")))
+                : stub.ingest(header, segments);
+              return call.finally(() => inFlight.now--);
             },
           };
         };
       },
     }),
   } as Cloudflare.Env;
-  return { calls, bindings };
+  return { calls, inFlight, bindings };
 }
 
 async function reportOf(response: Response) {
@@ -41,7 +45,7 @@ describe("group commit: concurrent POSTs for one conversation", () => {
 
   it("go to its Durable Object together while a call is in flight, each answered with its own counts", async () => {
     const customer = "15553330001";
-    const { calls, bindings } = recordingCalls();
+    const { calls, inFlight, bindings } = recordingCalls();
     const bodies = Array.from({ length: 10 }, (_, i) => whatsappPost([inbound(customer, `wamid.GROUP_${i}`, T0 + i)]));
     // The same message twice in flight: stored once, the other POST told it was a duplicate.
     bodies.push(whatsappPost([inbound(customer, "wamid.GROUP_3", T0 + 3)]));
@@ -51,6 +55,8 @@ describe("group commit: concurrent POSTs for one conversation", () => {
     expect(calls.length).toBeGreaterThan(1);
     expect(calls.length).toBeLessThan(bodies.length);
     expect(calls.flat()).toHaveLength(bodies.length);
+    // One call at a time: a batch goes only after the call ahead of it has returned.
+    expect(inFlight.most).toBe(1);
     expect(reports.reduce((n, r) => n + r.stored, 0)).toBe(10);
     expect(reports.reduce((n, r) => n + r.duplicates, 0)).toBe(1);
     expect(reports.every((r) => r.stored + r.duplicates === 1)).toBe(true);

@@ -198,6 +198,17 @@ export const Customer = z.object({
 });
 export type Customer = z.infer<typeof Customer>;
 
+/** The customer as the newer of two sightings describes them (newer fields win, absent ones keep). */
+export function mergeCustomer(into: Customer, from: Customer): Customer {
+  return {
+    id: into.id,
+    waId: from.waId ?? into.waId,
+    bsuid: from.bsuid ?? into.bsuid,
+    name: from.name ?? into.name,
+    username: from.username ?? into.username,
+  };
+}
+
 /** Which connected Meta account an item is addressed to. */
 export const Route = z.object({
   product: Product,

@@ -8,7 +8,7 @@
  * goes at once; calls to one conversation from this isolate go one at a time, in arrival order.
  */
 import type { ConversationHeader, IngestCounts, IngestSegment } from "../durable-objects/conversation.ts";
-import type { Customer } from "./events.ts";
+import { mergeCustomer } from "./events.ts";
 
 /** Sends one batch; `counts[i]` must belong to `segments[i]`. */
 export type SendBatch = (header: ConversationHeader, segments: IngestSegment[]) => Promise<IngestCounts[]>;
@@ -16,17 +16,6 @@ export type SendBatch = (header: ConversationHeader, segments: IngestSegment[]) 
 type Batch = { header: ConversationHeader; segments: IngestSegment[]; done: Promise<IngestCounts[]> };
 /** `busy` settles when the newest batch has; `waiting` is the batch that goes after the call in flight. */
 type Line = { busy: Promise<void>; waiting: Batch | null };
-
-/** The customer as the newer of two sightings describes them (newer fields win, absent ones keep). */
-export function mergeCustomer(into: Customer, from: Customer): Customer {
-  return {
-    id: into.id,
-    waId: from.waId ?? into.waId,
-    bsuid: from.bsuid ?? into.bsuid,
-    name: from.name ?? into.name,
-    username: from.username ?? into.username,
-  };
-}
 
 /**
  * Awaits a promise another request settles. Waiting on no I/O of its own, this request would look
@@ -50,12 +39,12 @@ export class GroupCommit {
    * `keepAlive` (its `waitUntil`) keeps running for the requests that joined it.
    */
   submit(
-    conversationId: string,
     header: ConversationHeader,
     segment: IngestSegment,
     send: SendBatch,
     keepAlive: (promise: Promise<unknown>) => void,
   ): Promise<IngestCounts> {
+    const { conversationId } = header;
     const line = this.#lines.get(conversationId);
     const waiting = line?.waiting;
     if (waiting) {
@@ -66,7 +55,7 @@ export class GroupCommit {
 
     const ahead = line?.busy;
     const batch: Batch = { header, segments: [segment], done: undefined! };
-    const own: Line = line ?? { busy: Promise.resolve(), waiting: null };
+    const own: Line = line ?? { busy: undefined!, waiting: null };
     batch.done = (async () => {
       if (ahead) {
         // The call ahead's outcome is its own requests' business; this batch goes either way.

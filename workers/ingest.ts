@@ -10,9 +10,9 @@ import type { ConversationHeader } from "../durable-objects/conversation.ts";
 import { channelDirectory, type Address, type ChannelRecord } from "./channel-directory.ts";
 import { revokeWhatsAppAccount } from "./channels/store.ts";
 import { channelEvents, quarantine } from "./db/schema.ts";
-import type { ConversationChange, WebhookItem } from "./events.ts";
+import { mergeCustomer, type ConversationChange, type WebhookItem } from "./events.ts";
 import { sha256Hex } from "./hash.ts";
-import { GroupCommit, mergeCustomer } from "./group-commit.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { MirrorQueue } from "./mirror.ts";
 
 export type IngestReport = {
@@ -100,7 +100,6 @@ export async function ingest(
     Promise.all(
       [...groups.values()].map(({ id, header, changes }) =>
         groupCommit.submit(
-          header.conversationId,
           header,
           { changes, arrivedAt: options.arrivedAt },
           async (batchHeader, segments) => {
