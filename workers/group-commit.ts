@@ -18,16 +18,19 @@ type Batch = { header: ConversationHeader; segments: IngestSegment[]; done: Prom
 type Line = { busy: Promise<void>; waiting: Batch | null };
 
 /**
- * Awaits a promise another request settles. Waiting on no I/O of its own, this request would look
- * hung to the runtime, which cancels such requests: a pending timer keeps it open meanwhile.
+ * Awaits a promise another request settles, and continues in this request. Its reactions run while
+ * the settling request runs: awaiting it directly, this request's Durable Object call sometimes
+ * failed under load with "Cannot perform I/O on behalf of a different request" (I/O type
+ * SpanParent), made under the other request with this one's trace context. A promise made here and
+ * resolved from there is handed back to this request by the runtime, so everything after the wait
+ * runs here. Waiting on no I/O of its own, this request would also look hung to the runtime, which
+ * cancels such requests: a pending timer keeps it open meanwhile.
  */
-async function awaitOther<T>(promise: Promise<T>): Promise<T> {
+function awaitOther<T>(promise: Promise<T>): Promise<T> {
   const timer = setTimeout(() => undefined, 60_000);
-  try {
-    return await promise;
-  } finally {
-    clearTimeout(timer);
-  }
+  return new Promise<T>((resolve, reject) => {
+    promise.then(resolve, reject);
+  }).finally(() => clearTimeout(timer));
 }
 
 export class GroupCommit {
