@@ -14,23 +14,34 @@ import { mergeCustomer } from "./events.ts";
 export type SendBatch = (header: ConversationHeader, segments: IngestSegment[]) => Promise<IngestCounts[]>;
 
 type Batch = { header: ConversationHeader; segments: IngestSegment[]; done: Promise<IngestCounts[]> };
-/** `busy` settles when the newest batch has; `waiting` is the batch that goes after the call in flight. */
-type Line = { busy: Promise<void>; waiting: Batch | null };
+/** `busy` is the newest batch's state; `waiting` is the batch that goes after the call in flight. */
+type Line = { busy: { settled: boolean }; waiting: Batch | null };
+
+/** How often the request that opened a waiting batch checks whether the call ahead has returned. */
+const POLL_MS = 1;
 
 /**
- * Awaits a promise another request settles, and continues in this request. Its reactions run while
- * the settling request runs: awaiting it directly, this request's Durable Object call sometimes
- * failed under load with "Cannot perform I/O on behalf of a different request" (I/O type
- * SpanParent), made under the other request with this one's trace context. A promise made here and
- * resolved from there is handed back to this request by the runtime, so everything after the wait
- * runs here. Waiting on no I/O of its own, this request would also look hung to the runtime, which
- * cancels such requests: a pending timer keeps it open meanwhile.
+ * Awaits a promise another request settles. Waiting on no I/O of its own, this request would look
+ * hung to the runtime, which cancels such requests: a pending timer keeps it open meanwhile. What
+ * follows such a wait may not make I/O: the runtime does not reliably resume it in its own request.
  */
-function awaitOther<T>(promise: Promise<T>): Promise<T> {
+async function awaitOther<T>(promise: Promise<T>): Promise<T> {
   const timer = setTimeout(() => undefined, 60_000);
-  return new Promise<T>((resolve, reject) => {
-    promise.then(resolve, reject);
-  }).finally(() => clearTimeout(timer));
+  try {
+    return await promise;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Waits for the call ahead on this request's own timers rather than on the other request's
+ * promise, so that the Durable Object call that follows runs in this request. Resuming from the
+ * other request's promise, that call failed under load with "Cannot perform I/O on behalf of a
+ * different request" (I/O type SpanParent) in the benchmark's hot 20-event cells.
+ */
+async function untilSettled(state: { settled: boolean }): Promise<void> {
+  while (!state.settled) await scheduler.wait(POLL_MS);
 }
 
 export class GroupCommit {
@@ -62,21 +73,20 @@ export class GroupCommit {
     batch.done = (async () => {
       if (ahead) {
         // The call ahead's outcome is its own requests' business; this batch goes either way.
-        await awaitOther(ahead);
+        await untilSettled(ahead);
         own.waiting = null;
       }
       return send(batch.header, batch.segments);
     })();
     if (ahead) own.waiting = batch;
-    const settled = batch.done.then(
-      () => undefined,
-      () => undefined,
-    );
-    own.busy = settled;
+    const state = { settled: false };
+    own.busy = state;
     this.#lines.set(conversationId, own);
-    void settled.then(() => {
-      if (own.busy === settled) this.#lines.delete(conversationId);
-    });
+    const settle = () => {
+      state.settled = true;
+      if (own.busy === state) this.#lines.delete(conversationId);
+    };
+    batch.done.then(settle, settle);
     keepAlive(batch.done.catch(() => undefined));
     return batch.done.then((counts) => counts[0]!);
   }

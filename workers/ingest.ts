@@ -116,14 +116,10 @@ export async function ingest(
         ),
       ),
     ),
-    storeInD1(env.DB, quarantined, accountEvents, options.arrivedAt),
+    // Chained to this request's own D1 write, not after the conversations: a conversation's
+    // result may come from a call another request made, and no I/O may follow that (group-commit.ts).
+    storeInD1(env.DB, quarantined, accountEvents, options.arrivedAt).then(() => revokeRemoved(env, accountEvents)),
   ]);
-  // A business that removed our app at Meta is revoked at once, after its event is on record.
-  for (const { item } of accountEvents) {
-    if (item.field === "account_update" && REVOKING_ACCOUNT_EVENTS.has(item.event)) {
-      await revokeWhatsAppAccount(env, item.route.accountId, item.event);
-    }
-  }
 
   return {
     received: items.length,
@@ -132,6 +128,15 @@ export async function ingest(
     quarantined: quarantined.length,
     accountEvents: accountEvents.length,
   };
+}
+
+/** A business that removed our app at Meta is revoked at once, after its event is on record. */
+async function revokeRemoved(env: Cloudflare.Env, accountEvents: readonly { item: AccountItem }[]): Promise<void> {
+  for (const { item } of accountEvents) {
+    if (item.field === "account_update" && REVOKING_ACCOUNT_EVENTS.has(item.event)) {
+      await revokeWhatsAppAccount(env, item.route.accountId, item.event);
+    }
+  }
 }
 
 async function storeInD1(
