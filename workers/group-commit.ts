@@ -19,6 +19,11 @@ type Line = { busy: { settled: boolean }; waiting: Batch | null };
 
 /** How often the request that opened a waiting batch checks whether the call ahead has returned. */
 const POLL_MS = 1;
+/**
+ * How long it waits at most: a call whose request was cancelled never reports back, and the batch
+ * then goes anyway (the Durable Object orders concurrent calls itself).
+ */
+const POLL_LIMIT_MS = 30_000;
 
 /**
  * Awaits a promise another request settles. Waiting on no I/O of its own, this request would look
@@ -41,7 +46,8 @@ async function awaitOther<T>(promise: Promise<T>): Promise<T> {
  * different request" (I/O type SpanParent) in the benchmark's hot 20-event cells.
  */
 async function untilSettled(state: { settled: boolean }): Promise<void> {
-  while (!state.settled) await scheduler.wait(POLL_MS);
+  const giveUpAt = Date.now() + POLL_LIMIT_MS;
+  while (!state.settled && Date.now() < giveUpAt) await scheduler.wait(POLL_MS);
 }
 
 export class GroupCommit {
