@@ -14,7 +14,7 @@ import { DurableObject } from "cloudflare:workers";
 import { markNeedsReconnection } from "../workers/channels/store.ts";
 import { openChannel, sendTarget, type ChannelAccess } from "../workers/channels/sender.ts";
 import type { ConversationStatus } from "../workers/db/schema.ts";
-import type { ConversationChange, Customer, Direction, MessageContent, MetaError, Product } from "../workers/events.ts";
+import { mergeCustomer, type ConversationChange, type Customer, type Direction, type MessageContent, type MetaError, type Product } from "../workers/events.ts";
 import { announce } from "../workers/live.ts";
 import { messageView, type Message, type Note } from "../workers/message-view.ts";
 import { contentProblem, markRead, sendMessage, type OutboundContent, type SendOutcome } from "../workers/meta/send.ts";
@@ -762,15 +762,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     }
     this.state.product = header.product;
     if (newest > 0 && newest >= this.state.customer_at) {
-      const current = JSON.parse(this.state.customer) as Customer;
-      const merged: Customer = {
-        id: current.id,
-        waId: header.customer.waId ?? current.waId,
-        bsuid: header.customer.bsuid ?? current.bsuid,
-        name: header.customer.name ?? current.name,
-        username: header.customer.username ?? current.username,
-      };
-      const next = JSON.stringify(merged);
+      const next = JSON.stringify(mergeCustomer(JSON.parse(this.state.customer) as Customer, header.customer));
       if (next !== this.state.customer) {
         this.state.customer = next;
         this.state.customer_at = newest;

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { IngestSegment } from "../durable-objects/conversation.ts";
+import type { ConversationHeader, IngestCounts, IngestSegment } from "../durable-objects/conversation.ts";
+import { GroupCommit } from "../workers/group-commit.ts";
 import { conversationOf, messagesIn, postOk, postWebhook, seedDemoWorkspace, stubOf } from "./helpers.ts";
 import { inbound, whatsappPost } from "./wa-builders.ts";
 
@@ -89,5 +90,30 @@ describe("group commit: concurrent POSTs for one conversation", () => {
     expect(await messagesIn(conversationOf("whatsapp", customer))).toEqual([]);
 
     expect(await postOk(bodies[0]!)).toMatchObject({ stored: 1, duplicates: 0 });
+  });
+});
+
+describe("group commit: a waiting batch", () => {
+  const header: ConversationHeader = {
+    conversationId: "conversation-poll-limit",
+    workspaceId: "ws_demo",
+    channelId: "channel",
+    product: "whatsapp",
+    customer: { id: "15553330004", waId: "15553330004", bsuid: null, name: null, username: null },
+  };
+  const segment = (): IngestSegment => ({ changes: [], arrivedAt: T0 });
+
+  it("goes anyway once the poll limit has passed when the call ahead never returns", async () => {
+    const commit = new GroupCommit(50);
+    const sent: IngestSegment[][] = [];
+    // A call whose request was cancelled: it never settles.
+    const never = (_: ConversationHeader, segments: IngestSegment[]) => (sent.push(segments), new Promise<IngestCounts[]>(() => undefined));
+    const answer = async (_: ConversationHeader, segments: IngestSegment[]) => (sent.push(segments), segments.map(() => ({ stored: 1, duplicates: 0 })));
+
+    void commit.submit(header, segment(), never, () => undefined);
+    const waiting = commit.submit(header, segment(), answer, () => undefined);
+
+    expect(await waiting).toEqual({ stored: 1, duplicates: 0 });
+    expect(sent).toHaveLength(2);
   });
 });

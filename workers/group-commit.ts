@@ -19,11 +19,6 @@ type Line = { busy: { settled: boolean }; waiting: Batch | null };
 
 /** How often the request that opened a waiting batch checks whether the call ahead has returned. */
 const POLL_MS = 1;
-/**
- * How long it waits at most: a call whose request was cancelled never reports back, and the batch
- * then goes anyway (the Durable Object orders concurrent calls itself).
- */
-const POLL_LIMIT_MS = 30_000;
 
 /**
  * Awaits a promise another request settles. Waiting on no I/O of its own, this request would look
@@ -45,13 +40,22 @@ async function awaitOther<T>(promise: Promise<T>): Promise<T> {
  * other request's promise, that call failed under load with "Cannot perform I/O on behalf of a
  * different request" (I/O type SpanParent) in the benchmark's hot 20-event cells.
  */
-async function untilSettled(state: { settled: boolean }): Promise<void> {
-  const giveUpAt = Date.now() + POLL_LIMIT_MS;
+async function untilSettled(state: { settled: boolean }, limitMs: number): Promise<void> {
+  const giveUpAt = Date.now() + limitMs;
   while (!state.settled && Date.now() < giveUpAt) await scheduler.wait(POLL_MS);
 }
 
 export class GroupCommit {
   readonly #lines = new Map<string, Line>();
+
+  constructor(
+    /**
+     * How long a waiting batch waits for the call ahead at most: a call whose request was cancelled
+     * never reports back, and the batch then goes anyway (the Durable Object orders concurrent
+     * calls itself).
+     */
+    private readonly pollLimitMs = 30_000,
+  ) {}
 
   /**
    * Resolves with `segment`'s counts once it is durable; rejects if the call carrying it failed.
@@ -79,7 +83,7 @@ export class GroupCommit {
     batch.done = (async () => {
       if (ahead) {
         // The call ahead's outcome is its own requests' business; this batch goes either way.
-        await untilSettled(ahead);
+        await untilSettled(ahead, this.pollLimitMs);
         own.waiting = null;
       }
       return send(batch.header, batch.segments);
