@@ -55,3 +55,23 @@ export async function focusIsVisible(page: Page): Promise<{ element: string; vis
     return { element: name, visible: outline || ring };
   })()`)) as { element: string; visible: boolean };
 }
+
+/**
+ * Elements that reach past the right edge of the window (WCAG 1.4.10 Reflow: at 320 CSS px wide
+ * nothing should need scrolling sideways). Clipped or scrolled-away parts count too: text cut off
+ * at the edge is text nobody can read, and axe cannot measure its contrast either.
+ */
+export async function sidewaysOverflow(page: Page): Promise<string[]> {
+  return (await page.evaluate(`(() => {
+    const width = document.documentElement.clientWidth;
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\\s+/).join(".") : "");
+    const over = [];
+    for (const el of document.body.querySelectorAll("*")) {
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0 || el.closest(".visually-hidden")) continue;
+      // Only the outermost offender: its children overflow with it.
+      if (box.right > width + 1 && !over.some((o) => o.contains(el))) over.push(el);
+    }
+    return over.map((el) => name(el) + " (right edge at " + Math.round(el.getBoundingClientRect().right) + " px of " + width + ")");
+  })()`)) as string[];
+}
