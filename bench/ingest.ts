@@ -3,7 +3,8 @@
  *
  * Builds the deployable bundle (`wrangler deploy --dry-run`), starts it with Miniflare's API
  * (workerd, local D1, SQLite Durable Objects, persisted to a fresh temp dir) next to a bare Worker
- * that only reads the body, and drives signed WhatsApp webhooks at both over loopback with
+ * that only reads the body and a durable floor (the least Worker that answers only once each event is
+ * durable in a Durable Object), and drives signed WhatsApp webhooks at all three over loopback with
  * autocannon: 1/16/64 concurrent senders × 1,000 conversations or one hot conversation × 1 or 20
  * events per POST. After every cell it waits for D1 to hold every acknowledged event and checks id
  * by id that nothing was lost or duplicated. Prints a table, writes bench/results/latest.json
@@ -40,6 +41,7 @@ import {
   seedDemo,
   startApp,
   startBare,
+  startFloor,
   type Runtime,
 } from "./stack.ts";
 import { countMessages, integrity, sampleConversations, waitForMirror, type ApiSample, type IntegrityCheck, type MirrorCheck } from "./verify.ts";
@@ -68,7 +70,7 @@ const { values: args } = parseArgs({
     scenarios: { type: "string", default: "spread,hot" },
     ref: { type: "string" },
     source: { type: "string" },
-    targets: { type: "string", default: "bare,stack" },
+    targets: { type: "string", default: "bare,stack,floor" },
     cold: { type: "boolean", default: false },
     "bare-once": { type: "boolean", default: false },
     "catchup-timeout": { type: "string", default: "15" },
@@ -96,7 +98,8 @@ if (args.help) {
   --scenarios <list>      spread (n conversations) and/or hot (one conversation) (default spread,hot)
   --ref <git-ref>         benchmark a committed version (git archive) instead of the working tree
   --source <dir>          benchmark another checkout of the project (e.g. a patched copy)
-  --targets <list>        bare and/or stack (default bare,stack)
+  --targets <list>        any of bare, stack, floor (default bare,stack,floor); floor: the least Worker that
+                          answers once each event is durable in a Durable Object (bench/stack.ts)
   --cold                  do not create the spread conversations before measuring (first cells then pay DO creation)
   --bare-once             measure the bare Worker only before, not also after the stack
   --catchup-timeout <s>   how long to wait for D1 after each cell before counting events as lost (default 15)
@@ -142,7 +145,7 @@ const config = {
   }),
   targets: args.targets.split(",").map((s) => {
     const t = s.trim();
-    if (t !== "bare" && t !== "stack") throw new Error(`unknown target ${t} (bare, stack)`);
+    if (t !== "bare" && t !== "stack" && t !== "floor") throw new Error(`unknown target ${t} (bare, stack, floor)`);
     return t;
   }),
   prime: !(args.cold || args.quick),
@@ -191,7 +194,7 @@ type Process = {
 };
 
 type Cell = {
-  target: "bare" | "stack";
+  target: "bare" | "stack" | "floor";
   pass?: "before" | "after";
   scenario: Spread | null;
   conversations: number | null;
@@ -221,6 +224,8 @@ type Cell = {
     eventsPerSecVsBareSameBody: number;
     /** p99 over the bare Worker's p99 with the same bodies and senders. */
     p99: number;
+    /** The stack's req/s over the durable floor's in the same cell (bench/stack.ts, FLOOR_WORKER). */
+    reqPerSecVsFloor?: number;
   };
 };
 
@@ -228,8 +233,8 @@ type Phase = { posts: readonly SignedPost[]; result: LoadResult };
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
-/** Both workerd processes (the stack's and the bare Worker's), for machine-wide CPU accounting. */
-const ownWorkerdPids = () => [app?.pid ?? null, bare?.pid ?? null].filter((p): p is number => p !== null);
+/** This benchmark's workerd processes (stack, bare Worker, floor), for machine-wide CPU accounting. */
+const ownWorkerdPids = () => [app?.pid ?? null, bare?.pid ?? null, floor?.pid ?? null].filter((p): p is number => p !== null);
 
 type Usage = { at: number; system: ReturnType<typeof sampleSystem>; ours: number };
 
@@ -415,6 +420,8 @@ const bareLog = new RuntimeLog("bare");
 const factory = new EventFactory(secrets.appSecret, config.conversations);
 let app: Runtime | null = null;
 let bare: Runtime | null = null;
+let floor: Runtime | null = null;
+const floorLog = new RuntimeLog("floor");
 const cells: Cell[] = [];
 let finalIntegrity: IntegrityCheck | null = null;
 let samples: ApiSample[] = [];
@@ -426,7 +433,7 @@ let liveError: string | null = null;
 
 const stopSignals = () => {
   log("interrupted: disposing runtimes");
-  void Promise.allSettled([app?.mf.dispose(), bare?.mf.dispose()]).then(() => {
+  void Promise.allSettled([app?.mf.dispose(), bare?.mf.dispose(), floor?.mf.dispose()]).then(() => {
     if (!args.keep) rmSync(work, { recursive: true, force: true });
     process.exit(130);
   });
@@ -471,6 +478,7 @@ try {
   const db = await app.mf.getD1Database("DB");
   const runBare = config.targets.includes("bare");
   const runStack = config.targets.includes("stack");
+  const runFloor = config.targets.includes("floor");
 
   // The bare Worker gets bodies of the same shape and size, reused round-robin (it stores nothing).
   const barePool = new Map<number, SignedPost[]>();
@@ -494,6 +502,36 @@ try {
   if (runBare) {
     log(`bare Worker (${config.durationSec} s per cell)`);
     for (const e of config.events) for (const c of config.concurrency) await bareCell(e, c, "before");
+  }
+
+  if (runFloor) {
+    // Before the stack's cells: afterwards the stack's workerd would run 1,000 conversations'
+    // mirror checks (alarms) while the floor is measured. Its own workerd goes once it is done.
+    floor = await startFloor(join(work, "floor"), secrets.appSecret, floorLog);
+    log(`durable floor (verify, parse, one Durable Object write per conversation) on ${floor.url.origin} (workerd pid ${floor.pid})`);
+    const floorUrl = new URL(WEBHOOK_PATH, floor.url).href;
+    if (config.prime && config.scenarios.includes("spread")) {
+      const posts = factory.primePosts(1000, 20);
+      await runLoad({ url: floorUrl, connections: 16, posts, amount: posts.length, maxSeconds: 120 });
+    }
+    let floorCell = 5000;
+    for (const e of config.events) {
+      for (const scenario of config.scenarios) {
+        for (const c of config.concurrency) {
+          const cellId = ++floorCell;
+          const run = await driveQuietly(floor, c, (count) => factory.posts(cellId, scenario, e, count));
+          const conversations = scenario === "hot" ? 1 : config.conversations;
+          const cell = cellOf({ target: "floor", scenario, conversations, eventsPerPost: e, connections: c }, run);
+          cells.push(cell);
+          log(
+            `  floor ${scenario.padEnd(6)} ${e} ev/POST ×${String(c).padStart(2)}: ${fmt(cell.reqPerSec)} req/s = ${fmt(cell.eventsPerSec)} events/s  ` +
+              `p50 ${ms(cell.latencyMs.p50)}  p99 ${ms(cell.latencyMs.p99)}  non-2xx ${cell.non2xx + cell.noAnswer}${foreignNote(cell)}`,
+          );
+        }
+      }
+    }
+    await floor.mf.dispose();
+    floor = null;
   }
 
   if (runStack && config.prime && config.scenarios.includes("spread")) {
@@ -621,7 +659,7 @@ try {
     }
   }
 } finally {
-  await Promise.allSettled([app?.mf.dispose(), bare?.mf.dispose()]);
+  await Promise.allSettled([app?.mf.dispose(), bare?.mf.dispose(), floor?.mf.dispose()]);
   if (!args.keep) rmSync(work, { recursive: true, force: true });
   else log(`kept ${work}`);
 }
@@ -645,7 +683,7 @@ const bareRef = (eventsPerPost: number, connections: number) => {
 };
 
 for (const cell of cells) {
-  if (cell.target !== "stack") continue;
+  if (cell.target === "bare") continue;
   const same = bareRef(cell.eventsPerPost, cell.connections);
   const one = bareRef(1, cell.connections);
   if (!same) continue;
@@ -655,6 +693,12 @@ for (const cell of cells) {
     eventsPerSecVsBareSameBody: cell.eventsPerSec / (same.reqPerSec * cell.eventsPerPost),
     p99: cell.latencyMs.p99 / same.p99,
   };
+}
+for (const cell of cells) {
+  const twin = cells.find(
+    (f) => f.target === "floor" && f.scenario === cell.scenario && f.eventsPerPost === cell.eventsPerPost && f.connections === cell.connections,
+  );
+  if (cell.target === "stack" && cell.ratios && twin) cell.ratios.reqPerSecVsFloor = cell.reqPerSec / twin.reqPerSec;
 }
 
 type Aim = { aim: string; cell: string; value: string; target: string; met: boolean };
@@ -711,9 +755,9 @@ function pct(n: number | null): string {
   return n === null ? "–" : `${Math.round(n * 100)}%`;
 }
 
-const head = ["target", "ev/POST", "senders", "req/s", "events/s", "p50", "p90", "p99", "non-2xx", "×bare req/s", "ev/s ÷ bare(1 ev) req/s", "p99 ÷ bare", "workerd CPU/req", "of it kernel", "workerd busy", "other CPU", "D1 catch-up", "lost", "dup"];
+const head = ["target", "ev/POST", "senders", "req/s", "events/s", "p50", "p90", "p99", "non-2xx", "×bare req/s", "ev/s ÷ bare(1 ev) req/s", "p99 ÷ bare", "×floor req/s", "workerd CPU/req", "of it kernel", "workerd busy", "other CPU", "D1 catch-up", "lost", "dup"];
 const rows = cells.map((c) => [
-  c.target === "bare" ? `bare (${c.pass})` : c.scenario === "hot" ? "stack, 1 hot conversation" : `stack, ${c.conversations} conversations`,
+  c.target === "bare" ? `bare (${c.pass})` : `${c.target}, ${c.scenario === "hot" ? "1 hot conversation" : `${c.conversations} conversations`}`,
   String(c.eventsPerPost),
   String(c.connections),
   fmt(c.reqPerSec),
@@ -725,6 +769,7 @@ const rows = cells.map((c) => [
   x(c.ratios?.reqPerSec),
   x(c.ratios?.eventsPerSecVsBare1),
   x(c.ratios?.p99),
+  x(c.ratios?.reqPerSecVsFloor),
   c.process.workerdCpuMsPerRequest === null ? "–" : `${c.process.workerdCpuMsPerRequest.toFixed(2)} ms`,
   pct(c.process.workerdSystemShare),
   pct(c.process.workerdCpuShare),
@@ -854,7 +899,7 @@ if (live.length > 0) {
       `${liveTables.text}\n\n`,
   );
 }
-process.stdout.write(`runtime warnings/errors logged: stack ${appLog.count()}, bare ${bareLog.count()}\n`);
+process.stdout.write(`runtime warnings/errors logged: stack ${appLog.count()}, bare ${bareLog.count()}, floor ${floorLog.count()}\n`);
 process.stdout.write(`\naims:\n${aims.map((a) => `  ${a.met ? "met " : "MISS"}  ${a.aim} [${a.cell}]: ${a.value} (${a.target})`).join("\n")}\n`);
 process.stdout.write(`\n${ok ? "verification passed" : "VERIFICATION FAILED"} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
 
@@ -874,7 +919,7 @@ writeFileSync(
       integrity: finalIntegrity,
       readBack: samples,
       unacknowledgedEvents: unackedEventsTotal,
-      runtimeLog: { stack: appLog.lines.slice(0, 50), stackCount: appLog.lines.length, bare: bareLog.lines.slice(0, 50) },
+      runtimeLog: { stack: appLog.lines.slice(0, 50), stackCount: appLog.lines.length, bare: bareLog.lines.slice(0, 50), floor: floorLog.lines.slice(0, 50) },
       live,
       liveError,
       verificationPassed: ok,

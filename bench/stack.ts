@@ -184,6 +184,67 @@ export async function startBare(log: RuntimeLog): Promise<Runtime> {
   return started(mf, before);
 }
 
+/**
+ * The durable floor: the least a Worker can do and still answer 200 only once each event is durable
+ * in its conversation's Durable Object, like the throwaway prototype of issue 2. It verifies the
+ * signature (key imported once), parses the JSON, and per customer makes one RPC to an object that
+ * dedupes the message ids and bumps a sequence in one SQLite transaction. No normalising, routing,
+ * D1 mirror, live feed or statuses. What it reaches on this machine is what the local runtime allows
+ * for a durable write per event; the stack's rate is read against it.
+ */
+export const FLOOR_WORKER = `import { DurableObject } from "cloudflare:workers";
+let key;
+export class Floor extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL); CREATE TABLE IF NOT EXISTS state (seq INTEGER NOT NULL); INSERT INTO state SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM state)");
+  }
+  write(ids) {
+    const sql = this.ctx.storage.sql;
+    let stored = 0;
+    this.ctx.storage.transactionSync(() => {
+      for (const id of ids) {
+        const written = sql.exec("INSERT INTO messages (id, seq) SELECT ?, seq + 1 FROM state WHERE true ON CONFLICT (id) DO NOTHING", id).rowsWritten;
+        if (written > 0) sql.exec("UPDATE state SET seq = seq + 1");
+        stored += written;
+      }
+    });
+    return stored;
+  }
+}
+export default {
+  async fetch(request, env) {
+    const body = await request.arrayBuffer();
+    key ??= await crypto.subtle.importKey("raw", new TextEncoder().encode(env.META_APP_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    const hex = (request.headers.get("x-hub-signature-256") ?? "").replace(/^sha256=/, "");
+    const signature = new Uint8Array(hex.length / 2).map((_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16));
+    if (hex.length !== 64 || !(await crypto.subtle.verify("HMAC", key, signature, body))) return new Response("bad signature", { status: 401 });
+    const ids = new Map();
+    for (const entry of JSON.parse(new TextDecoder().decode(body)).entry) {
+      for (const change of entry.changes) for (const m of change.value.messages ?? []) ids.set(m.from, [...(ids.get(m.from) ?? []), m.id]);
+    }
+    await Promise.all([...ids].map(([from, list]) => env.FLOOR.get(env.FLOOR.idFromName(from)).write(list)));
+    return new Response("ok");
+  },
+};`;
+
+export async function startFloor(persistDir: string, appSecret: string, log: RuntimeLog): Promise<Runtime> {
+  const before = workerdChildren();
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      ...SHARED,
+      log: new Log(LogLevel.WARN),
+      handleStructuredLogs: log.handle,
+      modules: true,
+      script: FLOOR_WORKER,
+      durableObjects: { FLOOR: { className: "Floor", useSQLite: true } },
+      resourcePersistencePath: persistDir,
+      bindings: { META_APP_SECRET: appSecret },
+    }),
+  );
+  return started(mf, before);
+}
+
 async function started(mf: Miniflare, before: Set<number>): Promise<Runtime> {
   try {
     await mf.ready;
