@@ -174,7 +174,7 @@ export async function mirroredRevision(db: D1Database, conversationId: string): 
  * Only the request that starts a drain keeps it alive (`waitUntil`); batches queued meanwhile are
  * picked up by the running drain, so no promise crosses request contexts. A drain stops after a
  * bounded time — the runtime cancels `waitUntil` work some seconds after the response, and a
- * cancelled drain must never leave the queue stuck — and the next request starts a fresh one.
+ * cancelled drain must never leave the queue stuck — handing over to the next request first.
  */
 export class MirrorQueue {
   #pending: MirrorBatch[] = [];
@@ -199,6 +199,13 @@ export class MirrorQueue {
      * on its own), so under load writes are grouped; a lone request is written at once.
      */
     private readonly flushIntervalMs = 100,
+    /**
+     * How long after a write a drain waits for more when no request is producing: requests that
+     * follow each other closely (one sender, or one hot conversation whose calls go one at a time)
+     * then share a D1 commit and a live announcement instead of paying one each, which cost more
+     * than the rest of such a request. A lone request after a quiet spell is still written at once.
+     */
+    private readonly lingerMs = 10,
   ) {}
 
   /** Runs work that will queue a batch (a conversation's ingest), so drains know to wait for it. */
@@ -224,21 +231,32 @@ export class MirrorQueue {
   async #drain(env: Cloudflare.Env, startedAt: number): Promise<void> {
     const announcements: Promise<void>[] = [];
     try {
-      while (this.#pending.length > 0 && Date.now() - startedAt < this.drainBudgetMs) {
-        const wait = this.#lastFlushAt + this.flushIntervalMs - Date.now();
-        if (wait > 0 && this.#producing > 0 && this.#pending.length < this.maxBatches) await scheduler.wait(wait);
+      for (;;) {
+        const spent = Date.now() - startedAt >= this.drainBudgetMs;
+        if (this.#pending.length === 0) {
+          const linger = this.#lastFlushAt + this.lingerMs - Date.now();
+          if (linger <= 0 || spent) break;
+          await scheduler.wait(linger);
+          continue;
+        }
+        const wait = this.#lastFlushAt + (this.#producing > 0 ? this.flushIntervalMs : this.lingerMs) - Date.now();
+        if (wait > 0 && !spent && this.#pending.length < this.maxBatches) await scheduler.wait(wait);
+        // Past its budget a drain hands over before its last write: what is queued meanwhile starts
+        // a fresh drain in its own request instead of waiting here for a write that will not come.
+        const last = Date.now() - startedAt >= this.drainBudgetMs;
+        if (last && this.#drainStartedAt === startedAt) this.#drainStartedAt = null;
         this.#lastFlushAt = Date.now();
         const take = this.#pending.splice(0, this.maxBatches);
         try {
           await writeMirror(env.DB, take);
+          // Browsers hear of a change once D1 holds it, so what they refetch is what was announced.
+          // Not awaited here: the next D1 write must not wait for the live inbox.
+          announcements.push(announce(env, take));
         } catch (error) {
           // The DOs' alarms re-send what did not land; losing a flush costs only latency.
           console.warn(`D1 mirror flush of ${take.length} batches failed; DO alarms will retry`, error);
-          continue;
         }
-        // Browsers hear of a change once D1 holds it, so what they refetch is what was announced.
-        // Not awaited here: the next D1 write must not wait for the live inbox.
-        announcements.push(announce(env, take));
+        if (last) break;
       }
     } finally {
       if (this.#drainStartedAt === startedAt) this.#drainStartedAt = null;
