@@ -17,15 +17,21 @@ const hangingDB = new Proxy(env.DB, {
 }) as D1Database;
 const hanging = { ...env, DB: hangingDB };
 
-/** An environment whose D1 batches each take `ms` longer. */
+/** An environment whose D1 batches each take `ms` longer; `started` resolves as the n-th (from 1) begins. */
 function slowEnv(ms: number) {
+  const waiting = new Map<number, () => void>();
+  let calls = 0;
   const DB = new Proxy(env.DB, {
     get: (target, property) =>
       property === "batch"
-        ? (statements: D1PreparedStatement[]) => scheduler.wait(ms).then(() => target.batch(statements))
+        ? (statements: D1PreparedStatement[]) => {
+            waiting.get(++calls)?.();
+            return scheduler.wait(ms).then(() => target.batch(statements));
+          }
         : Reflect.get(target, property).bind(target),
   }) as D1Database;
-  return { ...env, DB };
+  const started = (n: number) => new Promise<void>((resolve) => (calls >= n ? resolve() : waiting.set(n, resolve)));
+  return { env: { ...env, DB }, started };
 }
 
 describe("the isolate's D1 mirror queue", () => {
@@ -87,13 +93,14 @@ describe("the isolate's D1 mirror queue", () => {
 
     it("writes a lone request's batch at once after a quiet spell", async () => {
       const counter = counted();
-      const queue = new MirrorQueue(400, 5_000, 20_000, 60_000, 10);
+      const queue = new MirrorQueue(400, 5_000, 20_000, 60_000, 300);
       await queue.enqueue(counter.env, batch("q10"));
-      await scheduler.wait(20);
-      const started = Date.now();
-      await queue.enqueue(counter.env, batch("q11"));
-      expect(Date.now() - started).toBeLessThan(1_000);
+      await scheduler.wait(400);
+      const drain = queue.enqueue(counter.env, batch("q11"));
+      // Neither the flush interval (60 s) nor the linger (300 ms) delays it; the drain lingers after it.
+      await scheduler.wait(150);
       expect(counter.transactions).toBe(2);
+      await drain;
     });
 
     it("lets batches that follow a write closely share the next one, though no request is producing", async () => {
@@ -115,9 +122,9 @@ describe("the isolate's D1 mirror queue", () => {
     // Every D1 write takes 150 ms, longer than the drain's 100 ms budget.
     const slow = slowEnv(150);
     const queue = new MirrorQueue(400, 100, 20_000, 1_000, 10);
-    const drain = queue.enqueue(slow, batch("q15"));
-    await scheduler.wait(50);
-    expect(queue.enqueue(slow, batch("q16"))).toBeUndefined();
+    const drain = queue.enqueue(slow.env, batch("q15"));
+    await slow.started(1);
+    expect(queue.enqueue(slow.env, batch("q16"))).toBeUndefined();
     await drain;
     const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q15', 'q16') ORDER BY id`).all();
     expect(rows.results).toEqual([{ id: "q15" }, { id: "q16" }]);
@@ -126,16 +133,17 @@ describe("the isolate's D1 mirror queue", () => {
   it("after its budget a drain hands over: a batch queued during its last write starts a drain of its own", async () => {
     const slow = slowEnv(150);
     const queue = new MirrorQueue(400, 100, 20_000, 1_000, 10);
-    const first = queue.enqueue(slow, batch("q17"));
+    const startedAt = Date.now();
+    const first = queue.enqueue(slow.env, batch("q17"), startedAt);
     let firstDone = false;
     void first?.then(() => (firstDone = true));
-    await scheduler.wait(50);
-    queue.enqueue(slow, batch("q18"));
-    // q18's write runs from 150 to 300 ms, past the budget: it is the drain's last. At 175 ms the
-    // drain is not yet old enough (twice its budget) to count as cancelled.
-    await scheduler.wait(125);
+    await slow.started(1);
+    queue.enqueue(slow.env, batch("q18"));
+    // q18's write starts once q17's has taken 150 ms, past the budget: it is the drain's last.
+    await slow.started(2);
     expect(firstDone).toBe(false);
-    const second = queue.enqueue(env, batch("q19"));
+    // Given as 150 ms after the drain began: not old enough (twice its budget) to count as cancelled.
+    const second = queue.enqueue(env, batch("q19"), startedAt + 150);
     expect(second).toBeInstanceOf(Promise);
     await Promise.all([first, second]);
     const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q17', 'q18', 'q19') ORDER BY id`).all();
