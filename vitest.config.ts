@@ -29,6 +29,7 @@ export default defineConfig(async () => ({
           INSTAGRAM_API_BASE: "http://graph.simulator/api.instagram.com",
           FACEBOOK_DIALOG_BASE: "http://graph.simulator/www.facebook.com/v25.0",
           INSTAGRAM_AUTHORIZE_BASE: "http://graph.simulator/www.instagram.com",
+          META_MEDIA_BASE: "http://graph.simulator",
           WA_EMBEDDED_SIGNUP_CONFIG_ID: "700000000000001",
           META_APP_ID: "600000000000001",
           INSTAGRAM_APP_ID: "610000000000001",

@@ -49,6 +49,7 @@ export function localVars(graphOrigin: string, vault: { VAULT_MASTER_KEYS: strin
     INSTAGRAM_API_BASE: `${graphOrigin}/api.instagram.com`,
     FACEBOOK_DIALOG_BASE: `${graphOrigin}/www.facebook.com/v25.0`,
     INSTAGRAM_AUTHORIZE_BASE: `${graphOrigin}/www.instagram.com`,
+    META_MEDIA_BASE: graphOrigin,
     WA_EMBEDDED_SIGNUP_CONFIG_ID: env("WA_EMBEDDED_SIGNUP_CONFIG_ID", "700000000000001"),
     META_APP_ID: env("META_APP_ID", "600000000000001"),
     INSTAGRAM_APP_ID: env("INSTAGRAM_APP_ID", "610000000000001"),

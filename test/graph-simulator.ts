@@ -31,6 +31,7 @@ export const graphSimulatorEnv = {
   META_APP_SECRET: "test-app-secret",
   INSTAGRAM_APP_ID: "610000000000001",
   INSTAGRAM_APP_SECRET: "test-instagram-app-secret",
+  META_MEDIA_BASE: GRAPH_SIMULATOR_ORIGIN,
 } satisfies Required<GraphEnv>;
 
 /** One call the simulator answered (status 0: a simulated network failure), as it went over the wire. */

@@ -10,7 +10,7 @@ import { fetchInboundMedia, listTemplates, uploadMedia } from "../workers/meta/m
 import { normalizeWebhook } from "../workers/meta/normalize.ts";
 import { markRead, sendMessage, type OutboundContent, type SendOptions, type SendTarget } from "../workers/meta/send.ts";
 import type { SendFailure } from "../workers/meta/send-failure.ts";
-import { useGraphSimulator } from "./graph-simulator.ts";
+import { GRAPH_SIMULATOR_ORIGIN, useGraphSimulator } from "./graph-simulator.ts";
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 let clock = T0;
@@ -405,6 +405,17 @@ describe("media", () => {
     expect(fetched.response.headers.get("content-type")).toBe("video/mp4");
     expect(new Uint8Array(await fetched.response.arrayBuffer())).toEqual(new Uint8Array([7, 7]));
     expect(lastRequest().headers.authorization).toBeUndefined();
+  });
+
+  it("reaches Meta's media hosts at META_MEDIA_BASE, so a recorded webhook's CDN address stays on the machine in dev", async () => {
+    const { url } = await graph.sim.addInboundMedia({ product: "instagram", bytes: new Uint8Array([4, 2]), mimeType: "image/png" });
+    // As Meta's webhook carries it: https on Meta's own host.
+    const asMetaSends = url.replace(`${GRAPH_SIMULATOR_ORIGIN}/`, "https://");
+    expect(asMetaSends).toMatch(/^https:\/\/lookaside\.fbsbx\.com\//);
+    const fetched = await fetchInboundMedia(graph.env, tokens.instagram, "instagram", { url: asMetaSends });
+    if (!fetched.ok) throw new Error(fetched.failure.message);
+    expect(new Uint8Array(await fetched.response.arrayBuffer())).toEqual(new Uint8Array([4, 2]));
+    expect(lastRequest().url).toBe(url);
   });
 
   it("says clearly when media is gone: expired CDN URL, unknown WhatsApp media id", async () => {

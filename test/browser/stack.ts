@@ -36,7 +36,9 @@ export async function startStack() {
   // The runtime's last words, kept even when quiet, so a failure can say why the Worker stopped answering.
   const devOutput: string[] = [];
   let dev!: ChildProcess;
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await Promise.all(
       children.map(
         (child) =>
@@ -65,6 +67,12 @@ export async function startStack() {
     };
     dev.stdout?.on("data", keep);
     dev.stderr?.on("data", keep);
+    // Every later step would fail with "connection refused"; say once, here, why the runtime went.
+    dev.once("exit", (code, signal) => {
+      if (stopping) return;
+      const output = process.env.BROWSER_TEST_LOGS ? "shown above" : `last lines:\n${[...devOutput, partial].join("\n")}`;
+      process.stderr.write(`wrangler dev exited unexpectedly (${signal ?? `exit code ${code}`}); its output ${output}\n`);
+    });
     children.push(dev);
     await waitUntilUp(origin, dev, 120_000);
   } catch (error) {

@@ -34,6 +34,12 @@ export type GraphEnv = {
   META_APP_SECRET: string;
   INSTAGRAM_APP_ID?: string;
   INSTAGRAM_APP_SECRET?: string;
+  /**
+   * Where Meta's media hosts (lookaside.fbsbx.com, …) are reached: unset in production (as Meta gives
+   * them); in dev and tests the simulator, which serves them under `/{host}/…`, so recorded webhooks'
+   * media addresses never leave the machine.
+   */
+  META_MEDIA_BASE?: string;
 };
 
 export type GraphErrorKind = "token_expired" | "permission" | "rate_limited" | "invalid_request" | "wrong_app" | "unavailable" | "unknown";

@@ -123,16 +123,16 @@ export async function fetchInboundMedia(
 ): Promise<{ ok: true; response: Response } | Failed> {
   if (product !== "whatsapp") {
     if (!media.url) return { ok: false, failure: localFailure("No media", "This attachment has no address to fetch it from.") };
-    return download(media.url, null, null);
+    return download(env, media.url, null, null);
   }
   // A fresh URL from the media id first (webhook URLs may have expired); the webhook's own URL otherwise.
-  if (!media.id && media.url) return tokenBearing(env, media.url) ? download(media.url, token, null) : notMeta();
+  if (!media.id && media.url) return tokenBearing(env, media.url) ? download(env, media.url, token, null) : notMeta();
   if (!media.id || !/^\d{1,32}$/.test(media.id)) return { ok: false, failure: localFailure("No media", "This WhatsApp message has no media id.") };
   const result = await graphCall(hostOf(env, { product, viaPage: null }), product, token, { method: "GET", path: media.id });
   if (!result.ok) return result;
   const located = MediaUrl.safeParse(result.body);
   if (!located.success || !tokenBearing(env, located.data.url)) return unexpectedAnswer("media lookup");
-  return download(located.data.url, token, located.data.mime_type ?? null);
+  return download(env, located.data.url, token, located.data.mime_type ?? null);
 }
 
 const META_MEDIA_HOSTS = /(^|\.)(fbsbx\.com|facebook\.com|fbcdn\.net|whatsapp\.net)$/;
@@ -146,10 +146,17 @@ function tokenBearing(env: GraphEnv, raw: string): boolean {
 
 const notMeta = (): Failed => ({ ok: false, failure: localFailure("Media not available", "This media address is not one of Meta's, so it is not fetched with the channel's token.") });
 
-async function download(url: string, token: string | null, mimeType: string | null): Promise<{ ok: true; response: Response } | Failed> {
+/** A Meta media address as this deployment reaches it (see `META_MEDIA_BASE`). */
+function mediaAddress(env: GraphEnv, raw: string): string {
+  const url = URL.parse(raw);
+  if (!env.META_MEDIA_BASE || !url || url.protocol !== "https:" || !META_MEDIA_HOSTS.test(url.hostname)) return raw;
+  return `${env.META_MEDIA_BASE.replace(/\/+$/, "")}/${url.hostname}${url.pathname}${url.search}`;
+}
+
+async function download(env: GraphEnv, url: string, token: string | null, mimeType: string | null): Promise<{ ok: true; response: Response } | Failed> {
   let upstream: Response;
   try {
-    upstream = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(30_000) });
+    upstream = await fetch(mediaAddress(env, url), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(30_000) });
   } catch {
     return { ok: false, failure: unavailableFailure("Downloading the media from Meta failed.") };
   }
