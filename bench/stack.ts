@@ -172,17 +172,16 @@ export const BARE_WORKER = `export default {
   },
 };`;
 
-export async function startBare(log: RuntimeLog): Promise<Runtime> {
+/** A Worker given as source, in a workerd of its own; `extra` adds bindings, objects and storage. */
+async function startScript(script: string, log: RuntimeLog, extra: Record<string, unknown> = {}): Promise<Runtime> {
   const before = workerdChildren();
-  const mf = new Miniflare(convertV4MiniflareOptions({
-      ...SHARED,
-      log: new Log(LogLevel.WARN),
-      handleStructuredLogs: log.handle,
-      modules: true,
-      script: BARE_WORKER,
-    }),);
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({ ...SHARED, log: new Log(LogLevel.WARN), handleStructuredLogs: log.handle, modules: true, script, ...extra }),
+  );
   return started(mf, before);
 }
+
+export const startBare = (log: RuntimeLog): Promise<Runtime> => startScript(BARE_WORKER, log);
 
 /**
  * The durable floor: the least a Worker can do and still answer 200 only once each event is durable
@@ -228,22 +227,12 @@ export default {
   },
 };`;
 
-export async function startFloor(persistDir: string, appSecret: string, log: RuntimeLog): Promise<Runtime> {
-  const before = workerdChildren();
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      ...SHARED,
-      log: new Log(LogLevel.WARN),
-      handleStructuredLogs: log.handle,
-      modules: true,
-      script: FLOOR_WORKER,
-      durableObjects: { FLOOR: { className: "Floor", useSQLite: true } },
-      resourcePersistencePath: persistDir,
-      bindings: { META_APP_SECRET: appSecret },
-    }),
-  );
-  return started(mf, before);
-}
+export const startFloor = (persistDir: string, appSecret: string, log: RuntimeLog): Promise<Runtime> =>
+  startScript(FLOOR_WORKER, log, {
+    durableObjects: { FLOOR: { className: "Floor", useSQLite: true } },
+    resourcePersistencePath: persistDir,
+    bindings: { META_APP_SECRET: appSecret },
+  });
 
 async function started(mf: Miniflare, before: Set<number>): Promise<Runtime> {
   try {

@@ -230,9 +230,10 @@ export class MirrorQueue {
 
   async #drain(env: Cloudflare.Env, startedAt: number): Promise<void> {
     const announcements: Promise<void>[] = [];
+    const pastBudget = () => Date.now() - startedAt >= this.drainBudgetMs;
     try {
       for (;;) {
-        const spent = Date.now() - startedAt >= this.drainBudgetMs;
+        const spent = pastBudget();
         if (this.#pending.length === 0) {
           const linger = this.#lastFlushAt + this.lingerMs - Date.now();
           if (linger <= 0 || spent) break;
@@ -243,7 +244,7 @@ export class MirrorQueue {
         if (wait > 0 && !spent && this.#pending.length < this.maxBatches) await scheduler.wait(wait);
         // Past its budget a drain hands over before its last write: what is queued meanwhile starts
         // a fresh drain in its own request instead of waiting here for a write that will not come.
-        const last = Date.now() - startedAt >= this.drainBudgetMs;
+        const last = pastBudget();
         if (last && this.#drainStartedAt === startedAt) this.#drainStartedAt = null;
         this.#lastFlushAt = Date.now();
         const take = this.#pending.splice(0, this.maxBatches);

@@ -141,15 +141,17 @@ const META_MEDIA_HOSTS = /(^|\.)(fbsbx\.com|facebook\.com|fbcdn\.net|whatsapp\.n
 function tokenBearing(env: GraphEnv, raw: string): boolean {
   const url = URL.parse(raw);
   if (!url) return false;
-  return (url.protocol === "https:" && META_MEDIA_HOSTS.test(url.hostname)) || url.origin === new URL(env.GRAPH_API_BASE).origin;
+  return onMetaMediaHost(url) || url.origin === new URL(env.GRAPH_API_BASE).origin;
 }
+
+const onMetaMediaHost = (url: URL) => url.protocol === "https:" && META_MEDIA_HOSTS.test(url.hostname);
 
 const notMeta = (): Failed => ({ ok: false, failure: localFailure("Media not available", "This media address is not one of Meta's, so it is not fetched with the channel's token.") });
 
 /** A Meta media address as this deployment reaches it (see `META_MEDIA_BASE`). */
 function mediaAddress(env: GraphEnv, raw: string): string {
   const url = URL.parse(raw);
-  if (!env.META_MEDIA_BASE || !url || url.protocol !== "https:" || !META_MEDIA_HOSTS.test(url.hostname)) return raw;
+  if (!env.META_MEDIA_BASE || !url || !onMetaMediaHost(url)) return raw;
   return `${env.META_MEDIA_BASE.replace(/\/+$/, "")}/${url.hostname}${url.pathname}${url.search}`;
 }
 
