@@ -21,6 +21,7 @@ import { contentProblem, markRead, sendMessage, type OutboundContent, type SendO
 import { mirroredRevision, writeMirror, type MirrorBatch, type MirrorMessage } from "../workers/mirror.ts";
 import { effectiveStatus } from "../workers/workflow.ts";
 import { sendPermission, sendWindow, FREE_ENTRY_WINDOW_MS, type SendWindow } from "../workers/send-window.ts";
+import { migrate } from "./conversation-schema.ts";
 import { acceptLiveSocket, answerClose, broadcast, closeUser, resumePoint } from "./live-sockets.ts";
 import { STATUS_RANK, deriveReactions, deriveStatus, preview, tombstone, type Reaction, type ReactionReceipt, type StatusReceipt } from "./message-state.ts";
 import { MAX_SEND_ATTEMPTS, outboundContent, retryDelay, sendError } from "./outbox.ts";
@@ -96,101 +97,6 @@ const MIRROR_RETRY_MAX_MS = 5 * 60_000;
 const MIRROR_RESEND_ROWS = 500;
 /** Frames per resume: a browser further behind than this reloads the conversation. */
 const RESUME_MAX_ROWS = 1_000;
-
-/**
- * Schema versions, applied once each. Version 1 is the ingestion core's
- * schema, written so that objects created before versioning run it again harmlessly.
- */
-const MIGRATIONS = [
-  `
-CREATE TABLE IF NOT EXISTS conversation (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  conversation_id TEXT NOT NULL,
-  workspace_id TEXT NOT NULL,
-  channel_id TEXT NOT NULL,
-  customer TEXT NOT NULL,
-  customer_at INTEGER NOT NULL DEFAULT 0,
-  seq INTEGER NOT NULL DEFAULT 0,
-  rev INTEGER NOT NULL DEFAULT 0,
-  mirrored_rev INTEGER NOT NULL DEFAULT 0,
-  mirror_failures INTEGER NOT NULL DEFAULT 0,
-  delivered_watermark INTEGER NOT NULL DEFAULT 0,
-  read_watermark INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY,
-  external_id TEXT NOT NULL UNIQUE,
-  direction TEXT NOT NULL,
-  timestamp INTEGER NOT NULL,
-  arrived_at INTEGER NOT NULL,
-  content TEXT NOT NULL,
-  status TEXT,
-  status_rank INTEGER NOT NULL DEFAULT 0,
-  error TEXT,
-  reactions TEXT NOT NULL DEFAULT '[]',
-  deleted_at INTEGER,
-  rev INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_display ON messages (timestamp, seq);
-CREATE INDEX IF NOT EXISTS messages_rev ON messages (rev);
-CREATE TABLE IF NOT EXISTS receipts (
-  key TEXT PRIMARY KEY,
-  target TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS receipts_target ON receipts (target);
-`,
-  `
-ALTER TABLE conversation ADD COLUMN product TEXT NOT NULL DEFAULT 'whatsapp';
-ALTER TABLE conversation ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
-ALTER TABLE conversation ADD COLUMN snoozed_until INTEGER;
-ALTER TABLE conversation ADD COLUMN assignee_id TEXT;
-ALTER TABLE conversation ADD COLUMN labels TEXT NOT NULL DEFAULT '[]';
-ALTER TABLE conversation ADD COLUMN inbound_count INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE conversation ADD COLUMN last_inbound_at INTEGER;
-ALTER TABLE conversation ADD COLUMN free_entry_until INTEGER;
-ALTER TABLE messages ADD COLUMN outbox TEXT;
-ALTER TABLE messages ADD COLUMN sent_by TEXT;
-ALTER TABLE messages ADD COLUMN client_key TEXT;
-CREATE UNIQUE INDEX messages_client_key ON messages (client_key);
-CREATE TABLE outbox (
-  client_key TEXT PRIMARY KEY,
-  seq INTEGER NOT NULL,
-  request TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_at INTEGER NOT NULL
-);
-CREATE INDEX outbox_order ON outbox (seq);
-CREATE TABLE notes (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  author_id TEXT NOT NULL,
-  text TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  rev INTEGER NOT NULL
-);
-CREATE INDEX notes_rev ON notes (rev);
-`,
-  `
-ALTER TABLE conversation ADD COLUMN customer_rev INTEGER NOT NULL DEFAULT 0;
-DROP INDEX messages_client_key;
--- Only our own sends have a client key: customers' messages need not write this index at all.
-CREATE UNIQUE INDEX messages_client_key ON messages (client_key) WHERE client_key IS NOT NULL;
-`,
-];
-
-/** Durable Objects refuse PRAGMA user_version, so the version lives in a table of its own. */
-function migrate(sql: SqlStorage): void {
-  let version = 0;
-  try {
-    version = sql.exec<{ version: number }>(`SELECT version FROM schema_version`).one().version;
-  } catch {
-    sql.exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
-  }
-  if (version === MIGRATIONS.length) return;
-  for (let v = version; v < MIGRATIONS.length; v++) sql.exec(MIGRATIONS[v]!);
-  sql.exec(`UPDATE schema_version SET version = ?`, MIGRATIONS.length);
-}
 
 type ConversationRow = {
   conversation_id: string;

@@ -1,0 +1,67 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { MIGRATIONS, migrate } from "../durable-objects/conversation-schema.ts";
+
+/**
+ * Every table and index as SQLite records it, the statement text normalised: ALTER TABLE writes
+ * its column into the stored CREATE TABLE, so the same schema reached by steps reads the same.
+ */
+function schemaOf(sql: SqlStorage) {
+  return sql
+    .exec<{ type: string; name: string; sql: string | null }>(`SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name`)
+    .toArray()
+    .map(({ type, name, sql: text }) => ({
+      type,
+      name,
+      sql:
+        text
+          ?.replace(/\s+/g, " ")
+          .replace(/ IF NOT EXISTS/g, "")
+          .replace(/\s*,\s*/g, ", ")
+          .replace(/\(\s+/g, "(")
+          .replace(/\s+\)/g, ")") ?? null,
+    }));
+}
+
+/** A conversation object of its own, its storage emptied and rebuilt by `build`. */
+function rebuilt(name: string, build: (sql: SqlStorage) => void) {
+  const stub = env.CONVERSATION.get(env.CONVERSATION.idFromName(`schema-test:${name}`));
+  return runInDurableObject(stub, async (_instance, state) => {
+    await state.storage.deleteAll();
+    build(state.storage.sql);
+    return { schema: schemaOf(state.storage.sql), version: state.storage.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).one().version };
+  });
+}
+
+describe("a conversation object's schema", () => {
+  it("is the same for a new object as for one migrated step by step from the first version", async () => {
+    const fresh = await rebuilt("fresh", migrate);
+    const stepped = await rebuilt("stepped", (sql) => {
+      sql.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
+      migrate(sql);
+    });
+    expect(fresh.schema.map((o) => o.name)).toEqual(expect.arrayContaining(["conversation", "messages", "receipts", "outbox", "notes", "messages_client_key"]));
+    expect(fresh.schema).toEqual(stepped.schema);
+    expect(fresh.version).toBe(MIGRATIONS.length);
+    expect(stepped.version).toBe(MIGRATIONS.length);
+  });
+
+  it("brings an object created before versioning to the same schema", async () => {
+    const fresh = await rebuilt("fresh-2", migrate);
+    const unversioned = await rebuilt("unversioned", (sql) => {
+      sql.exec(MIGRATIONS[0]!);
+      migrate(sql);
+    });
+    expect(unversioned.schema).toEqual(fresh.schema);
+    expect(unversioned.version).toBe(MIGRATIONS.length);
+  });
+
+  it("changes nothing when it is already current", async () => {
+    const twice = await rebuilt("twice", (sql) => {
+      migrate(sql);
+      migrate(sql);
+    });
+    expect(twice.schema).toEqual((await rebuilt("once", migrate)).schema);
+  });
+});
