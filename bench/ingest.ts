@@ -455,11 +455,13 @@ function account(phases: readonly Phase[]): { acked: Set<string>; unacked: Set<s
       } else for (const id of post.ids) unacked.add(id);
     }
   }
+  // An event whose POST was answered on a later delivery is acknowledged.
+  for (const id of acked) unacked.delete(id);
   unackedEventsTotal += unacked.size;
   return { acked, unacked };
 }
 
-let primeCheck: (MirrorCheck & { posts: number; elapsedMs: number }) | null = null;
+let primeCheck: (MirrorCheck & { posts: number; elapsedMs: number; redelivered: number }) | null = null;
 
 try {
   const source = config.ref ? await exportRef(ROOT, config.ref, join(work, "source")) : (config.source ?? ROOT);
@@ -539,12 +541,31 @@ try {
     // (one message each, 20 per POST) before measuring, so the first cells do not pay for creating them.
     const posts = factory.primePosts(1000, 20);
     const baseline = await countMessages(db);
-    const result = await runLoad({ url: new URL(WEBHOOK_PATH, app.url).href, connections: 16, posts, amount: posts.length, maxSeconds: 120 });
-    const { acked, unacked } = account([{ posts, result }]);
-    const check = await waitForMirror(db, { prefix: factory.prefix(1000), acked, unacked, baseline, loadEnd: result.endedAt, timeoutMs: config.catchUpTimeoutMs });
-    primeCheck = { ...check, posts: posts.length, elapsedMs: result.elapsedMs };
+    const url = new URL(WEBHOOK_PATH, app.url).href;
+    const first = await runLoad({ url, connections: 16, posts, amount: posts.length, maxSeconds: 120 });
+    const phases: Phase[] = [{ posts, result: first }];
+    // Like Meta, deliver a POST again that was not answered 200 (the stack drops a connection now
+    // and then while it creates objects this fast: BENCHMARKS.md), so every conversation exists.
+    for (let round = 1; round <= 3; round++) {
+      const { posts: sent, result } = phases.at(-1)!;
+      const again = sent.filter((_, i) => i < result.sent && !(result.statusOf[i]! >= 200 && result.statusOf[i]! < 300));
+      if (again.length === 0) break;
+      phases.push({ posts: again, result: await runLoad({ url, connections: Math.min(16, again.length), posts: again, amount: again.length, maxSeconds: 120 }) });
+    }
+    const { acked, unacked } = account(phases);
+    const check = await waitForMirror(db, {
+      prefix: factory.prefix(1000),
+      acked,
+      unacked,
+      baseline,
+      loadEnd: Math.max(...phases.map((p) => p.result.endedAt)),
+      timeoutMs: config.catchUpTimeoutMs,
+    });
+    const redelivered = phases.slice(1).reduce((n, p) => n + p.posts.length, 0);
+    primeCheck = { ...check, posts: posts.length, elapsedMs: first.elapsedMs, redelivered };
     log(
-      `created ${config.conversations} conversations (${posts.length} POSTs of 20 in ${ms(result.elapsedMs)}, ` +
+      `created ${config.conversations} conversations (${posts.length} POSTs of 20 in ${ms(first.elapsedMs)}` +
+        `${redelivered > 0 ? `, ${redelivered} delivered again after no 200` : ""}, ` +
         `D1 ${check.catchUpMs === null ? "NOT caught up" : `caught up ${ms(check.catchUpMs)}`}, lost ${check.lost})`,
     );
   }
