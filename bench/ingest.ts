@@ -548,7 +548,8 @@ try {
     // and then while it creates objects this fast: BENCHMARKS.md), so every conversation exists.
     for (let round = 1; round <= 3; round++) {
       const { posts: sent, result } = phases.at(-1)!;
-      const again = sent.filter((_, i) => i < result.sent && !(result.statusOf[i]! >= 200 && result.statusOf[i]! < 300));
+      // Never sent (the run stopped early) counts as not answered: its status stays 0.
+      const again = sent.filter((_, i) => !(result.statusOf[i]! >= 200 && result.statusOf[i]! < 300));
       if (again.length === 0) break;
       phases.push({ posts: again, result: await runLoad({ url, connections: Math.min(16, again.length), posts: again, amount: again.length, maxSeconds: 120 }) });
     }
