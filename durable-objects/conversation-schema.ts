@@ -164,20 +164,31 @@ CREATE INDEX notes_rev ON notes (rev);
 `;
 
 /** Durable Objects refuse PRAGMA user_version, so the version lives in a table of its own. */
-export function migrate(sql: SqlStorage): void {
-  let version: number;
+function versionOf(sql: SqlStorage): number | null {
   try {
-    version = sql.exec<{ version: number }>(`SELECT version FROM schema_version`).one().version;
+    return sql.exec<{ version: number }>(`SELECT version FROM schema_version`).one().version;
   } catch {
-    if (sql.exec(`SELECT 1 FROM sqlite_master WHERE name = 'conversation'`).toArray().length === 0) {
-      sql.exec(`${SCHEMA} CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (${MIGRATIONS.length});`);
-      return;
-    }
-    // Created before versioning: the first migration is written to run again over its tables.
-    sql.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
-    version = 0;
+    return null;
   }
-  if (version === MIGRATIONS.length) return;
-  for (let v = version; v < MIGRATIONS.length; v++) sql.exec(MIGRATIONS[v]!);
-  sql.exec(`UPDATE schema_version SET version = ?`, MIGRATIONS.length);
+}
+
+export function migrate(storage: DurableObjectStorage): void {
+  const sql = storage.sql;
+  if (versionOf(sql) === MIGRATIONS.length) return;
+  // All or nothing: a statement that fails must not leave a schema its version does not describe,
+  // which every later start would then try to migrate again.
+  storage.transactionSync(() => {
+    let version = versionOf(sql);
+    if (version === null) {
+      if (sql.exec(`SELECT 1 FROM sqlite_master WHERE name = 'conversation'`).toArray().length === 0) {
+        sql.exec(`${SCHEMA} CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (${MIGRATIONS.length});`);
+        return;
+      }
+      // Created before versioning: the first migration is written to run again over its tables.
+      sql.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
+      version = 0;
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) sql.exec(MIGRATIONS[v]!);
+    sql.exec(`UPDATE schema_version SET version = ?`, MIGRATIONS.length);
+  });
 }

@@ -197,7 +197,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(this.sql);
+    migrate(ctx.storage);
     this.reload();
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
@@ -456,7 +456,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   async erase(): Promise<void> {
     await this.ctx.storage.deleteAll();
     this.alarmAt = null;
-    migrate(this.sql);
+    migrate(this.ctx.storage);
     this.reload();
   }
 

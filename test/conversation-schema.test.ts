@@ -25,11 +25,11 @@ function schemaOf(sql: SqlStorage) {
 }
 
 /** A conversation object of its own, its storage emptied and rebuilt by `build`. */
-function rebuilt(name: string, build: (sql: SqlStorage) => void) {
+function rebuilt(name: string, build: (storage: DurableObjectStorage) => void) {
   const stub = env.CONVERSATION.get(env.CONVERSATION.idFromName(`schema-test:${name}`));
   return runInDurableObject(stub, async (_instance, state) => {
     await state.storage.deleteAll();
-    build(state.storage.sql);
+    build(state.storage);
     return { schema: schemaOf(state.storage.sql), version: state.storage.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).one().version };
   });
 }
@@ -37,9 +37,9 @@ function rebuilt(name: string, build: (sql: SqlStorage) => void) {
 describe("a conversation object's schema", () => {
   it("is the same for a new object as for one migrated step by step from the first version", async () => {
     const fresh = await rebuilt("fresh", migrate);
-    const stepped = await rebuilt("stepped", (sql) => {
-      sql.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
-      migrate(sql);
+    const stepped = await rebuilt("stepped", (storage) => {
+      storage.sql.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
+      migrate(storage);
     });
     expect(fresh.schema.map((o) => o.name)).toEqual(expect.arrayContaining(["conversation", "messages", "receipts", "outbox", "notes", "messages_client_key"]));
     expect(fresh.schema).toEqual(stepped.schema);
@@ -49,19 +49,31 @@ describe("a conversation object's schema", () => {
 
   it("brings an object created before versioning to the same schema", async () => {
     const fresh = await rebuilt("fresh-2", migrate);
-    const unversioned = await rebuilt("unversioned", (sql) => {
-      sql.exec(MIGRATIONS[0]!);
-      migrate(sql);
+    const unversioned = await rebuilt("unversioned", (storage) => {
+      storage.sql.exec(MIGRATIONS[0]!);
+      migrate(storage);
     });
     expect(unversioned.schema).toEqual(fresh.schema);
     expect(unversioned.version).toBe(MIGRATIONS.length);
   });
 
   it("changes nothing when it is already current", async () => {
-    const twice = await rebuilt("twice", (sql) => {
-      migrate(sql);
-      migrate(sql);
+    const twice = await rebuilt("twice", (storage) => {
+      migrate(storage);
+      migrate(storage);
     });
     expect(twice.schema).toEqual((await rebuilt("once", migrate)).schema);
+  });
+
+  it("is left as it was when a step fails part-way, so the next start tries the same step again", async () => {
+    const failed = await rebuilt("failing-step", (storage) => {
+      storage.sql.exec(`${MIGRATIONS[0]} CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)`);
+      // The second step's ALTER TABLEs succeed before its CREATE TABLE outbox meets this one.
+      storage.sql.exec(`CREATE TABLE outbox (stray TEXT)`);
+      expect(() => migrate(storage)).toThrow(/outbox/);
+    });
+    const conversation = failed.schema.find((o) => o.name === "conversation");
+    expect(conversation?.sql).not.toContain("product");
+    expect(failed.version).toBe(1);
   });
 });
