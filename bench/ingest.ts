@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import { openFileLimit } from "../scripts/open-files.ts";
 import { EventFactory, type SignedPost, type Spread } from "./events.ts";
 import { measureLevel, openLive, openProbes, signUp, type LiveLevel, type LiveSocket, type Probe } from "./live.ts";
-import { runLoad, type LoadResult } from "./load.ts";
+import { acknowledged, runLoad, type LoadResult } from "./load.ts";
 import {
   RuntimeLog,
   appBindings,
@@ -449,7 +449,7 @@ function account(phases: readonly Phase[]): { acked: Set<string>; unacked: Set<s
     for (let i = 0; i < result.sent; i++) {
       const post = posts[i]!;
       const status = result.statusOf[i]!;
-      if (status >= 200 && status < 300) {
+      if (acknowledged(status)) {
         for (const id of post.ids) acked.add(id);
         for (const waId of post.customers) ackedPerCustomer.set(waId, (ackedPerCustomer.get(waId) ?? 0) + 1);
       } else for (const id of post.ids) unacked.add(id);
@@ -549,7 +549,7 @@ try {
     for (let round = 1; round <= 3; round++) {
       const { posts: sent, result } = phases.at(-1)!;
       // Never sent (the run stopped early) counts as not answered: its status stays 0.
-      const again = sent.filter((_, i) => !(result.statusOf[i]! >= 200 && result.statusOf[i]! < 300));
+      const again = sent.filter((_, i) => !acknowledged(result.statusOf[i]!));
       if (again.length === 0) break;
       phases.push({ posts: again, result: await runLoad({ url, connections: Math.min(16, again.length), posts: again, amount: again.length, maxSeconds: 120 }) });
     }

@@ -15,7 +15,7 @@ import type { WaCustomer } from "../scripts/meta-simulator/payloads.ts";
 import { demoWorkspace } from "../workers/demo-workspace.ts";
 import { POLICY_VERSION } from "../workers/privacy-policy.ts";
 import type { EventFactory, SignedPost } from "./events.ts";
-import { percentile, runLoad } from "./load.ts";
+import { acknowledged, percentile, runLoad } from "./load.ts";
 import { conversationOfCustomer, type D1 } from "./verify.ts";
 
 export type Member = { userId: string; cookie: string; csrfToken: string; origin: string };
@@ -214,7 +214,7 @@ export async function measureLevel(options: {
   const results = await Promise.all(sent);
   const loadResult = await load;
 
-  const acked = results.filter((r) => r.status >= 200 && r.status < 300);
+  const acked = results.filter((r) => acknowledged(r.status));
   const messageFrame = (r: (typeof acked)[number]) => r.probe.socket.frames.find((f) => f.data.type === "message" && f.data.message?.externalId === r.id);
   const inboxFrame = (r: (typeof acked)[number]) => {
     const rev = messageFrame(r)?.data.rev;

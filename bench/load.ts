@@ -46,6 +46,9 @@ export type LoadResult = {
   endedAt: number;
 };
 
+/** Whether a webhook POST was acknowledged: Meta delivers again whatever is not answered 2xx. */
+export const acknowledged = (status: number): boolean => status >= 200 && status < 300;
+
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { posts, amount } = options;
   const connections = Math.min(options.connections, amount);
@@ -110,7 +113,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const s = statusOf[i]!;
     if (s === 0) continue;
     answered++;
-    if (s >= 200 && s < 300) ok++;
+    if (acknowledged(s)) ok++;
     statuses[s] = (statuses[s] ?? 0) + 1;
   }
   // The first requests of each connection are built while autocannon sets up its clients, before

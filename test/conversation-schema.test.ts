@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MIGRATIONS, migrate } from "../durable-objects/conversation-schema.ts";
+import { MIGRATIONS, migrate, versionOf, versionTable } from "../durable-objects/conversation-schema.ts";
 
 /**
  * Every table and index as SQLite records it, the statement text normalised: ALTER TABLE writes
@@ -30,7 +30,7 @@ function rebuilt(name: string, build: (storage: DurableObjectStorage) => void) {
   return runInDurableObject(stub, async (_instance, state) => {
     await state.storage.deleteAll();
     build(state.storage);
-    return { schema: schemaOf(state.storage.sql), version: state.storage.sql.exec<{ version: number }>(`SELECT version FROM schema_version`).one().version };
+    return { schema: schemaOf(state.storage.sql), version: versionOf(state.storage.sql) };
   });
 }
 
@@ -38,7 +38,7 @@ describe("a conversation object's schema", () => {
   it("is the same for a new object as for one migrated step by step from the first version", async () => {
     const fresh = await rebuilt("fresh", migrate);
     const stepped = await rebuilt("stepped", (storage) => {
-      storage.sql.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)`);
+      storage.sql.exec(versionTable(0));
       migrate(storage);
     });
     expect(fresh.schema.map((o) => o.name)).toEqual(expect.arrayContaining(["conversation", "messages", "receipts", "outbox", "notes", "messages_client_key"]));
@@ -67,7 +67,7 @@ describe("a conversation object's schema", () => {
 
   it("is left as it was when a step fails part-way, so the next start tries the same step again", async () => {
     const failed = await rebuilt("failing-step", (storage) => {
-      storage.sql.exec(`${MIGRATIONS[0]} CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)`);
+      storage.sql.exec(`${MIGRATIONS[0]} ${versionTable(1)}`);
       // The second step's ALTER TABLEs succeed before its CREATE TABLE outbox meets this one.
       storage.sql.exec(`CREATE TABLE outbox (stray TEXT)`);
       expect(() => migrate(storage)).toThrow(/outbox/);
