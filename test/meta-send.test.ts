@@ -407,6 +407,13 @@ describe("media", () => {
     expect(lastRequest().headers.authorization).toBeUndefined();
   });
 
+  it("fetches Messenger and Instagram media only from Meta's hosts, whatever address a payload names", async () => {
+    const before = graph.requests.length;
+    const elsewhere = failure(await fetchInboundMedia(graph.env, tokens.page, "messenger", { url: "https://scontent.example.invalid/fake-image.jpg" }));
+    expect(elsewhere.title).toBe("Media not available");
+    expect(graph.requests.length).toBe(before);
+  });
+
   it("reaches Meta's media hosts at META_MEDIA_BASE, so a recorded webhook's CDN address stays on the machine in dev", async () => {
     const { url } = await graph.sim.addInboundMedia({ product: "instagram", bytes: new Uint8Array([4, 2]), mimeType: "image/png" });
     // As Meta's webhook carries it: https on Meta's own host.

@@ -123,22 +123,25 @@ export async function fetchInboundMedia(
 ): Promise<{ ok: true; response: Response } | Failed> {
   if (product !== "whatsapp") {
     if (!media.url) return { ok: false, failure: localFailure("No media", "This attachment has no address to fetch it from.") };
-    return download(env, media.url, null, null);
+    return fromMeta(env, media.url) ? download(env, media.url, null, null) : notMeta();
   }
   // A fresh URL from the media id first (webhook URLs may have expired); the webhook's own URL otherwise.
-  if (!media.id && media.url) return tokenBearing(env, media.url) ? download(env, media.url, token, null) : notMeta();
+  if (!media.id && media.url) return fromMeta(env, media.url) ? download(env, media.url, token, null) : notMeta();
   if (!media.id || !/^\d{1,32}$/.test(media.id)) return { ok: false, failure: localFailure("No media", "This WhatsApp message has no media id.") };
   const result = await graphCall(hostOf(env, { product, viaPage: null }), product, token, { method: "GET", path: media.id });
   if (!result.ok) return result;
   const located = MediaUrl.safeParse(result.body);
-  if (!located.success || !tokenBearing(env, located.data.url)) return unexpectedAnswer("media lookup");
+  if (!located.success || !fromMeta(env, located.data.url)) return unexpectedAnswer("media lookup");
   return download(env, located.data.url, token, located.data.mime_type ?? null);
 }
 
-const META_MEDIA_HOSTS = /(^|\.)(fbsbx\.com|facebook\.com|fbcdn\.net|whatsapp\.net)$/;
+const META_MEDIA_HOSTS = /(^|\.)(fbsbx\.com|facebook\.com|fbcdn\.net|cdninstagram\.com|whatsapp\.net)$/;
 
-/** The channel's token goes only to Meta's own https media hosts (or the simulator standing in for Graph in dev and tests). */
-function tokenBearing(env: GraphEnv, raw: string): boolean {
+/**
+ * Meta's own https media hosts (or the simulator standing in for Graph in dev and tests): the only
+ * addresses media is fetched from, whatever a payload names, and the only ones the token goes to.
+ */
+function fromMeta(env: GraphEnv, raw: string): boolean {
   const url = URL.parse(raw);
   if (!url) return false;
   return onMetaMediaHost(url) || url.origin === new URL(env.GRAPH_API_BASE).origin;
@@ -146,7 +149,7 @@ function tokenBearing(env: GraphEnv, raw: string): boolean {
 
 const onMetaMediaHost = (url: URL) => url.protocol === "https:" && META_MEDIA_HOSTS.test(url.hostname);
 
-const notMeta = (): Failed => ({ ok: false, failure: localFailure("Media not available", "This media address is not one of Meta's, so it is not fetched with the channel's token.") });
+const notMeta = (): Failed => ({ ok: false, failure: localFailure("Media not available", "This media address is not one of Meta's, so it is not fetched.") });
 
 /** A Meta media address as this deployment reaches it (see `META_MEDIA_BASE`). */
 function mediaAddress(env: GraphEnv, raw: string): string {
