@@ -155,9 +155,34 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await owner.getByRole("log", { name: "Messages" }).getByText("Hello, is my order shipped?").waitFor();
     // Meta: 131026 "Message undeliverable" for the next send (the read receipt that opening sends passes).
     await stack.simulator("send-faults", { code: 131026, times: 1 });
-    await owner.getByLabel("Message to the customer").fill("This one will fail");
-    await owner.getByRole("button", { name: "Send" }).click();
-    await owner.getByRole("alert").filter({ hasText: /could not deliver/ }).waitFor({ timeout: 20_000 });
+    // The send's own answer (the message as it was queued: pending) can reach the page after the
+    // live failure; hold it back until the failure shows, so the thread must keep the newer state.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const sendRoute = "**/conversations/*/messages";
+    await owner.route(sendRoute, async (route) => {
+      if (route.request().method() !== "POST") return route.fallback();
+      const response = await route.fetch();
+      await held;
+      await route.fulfill({ response });
+    });
+    const answered = owner.waitForResponse((r) => r.request().method() === "POST" && /\/conversations\/[^/]+\/messages$/.test(r.url()));
+    try {
+      await owner.getByLabel("Message to the customer").fill("This one will fail");
+      await owner.getByRole("button", { name: "Send" }).click();
+      const failure = owner.getByRole("alert").filter({ hasText: /could not deliver/ });
+      await failure.waitFor({ timeout: 20_000 });
+      release();
+      assert.equal((await answered).status(), 202);
+      // Let the page apply the late answer before looking again.
+      await owner.evaluate(() => new Promise((resolve) => setTimeout(resolve, 250)));
+      const bubble = owner.getByRole("article").filter({ hasText: "This one will fail" });
+      assert.equal(await bubble.locator("[data-status]").getAttribute("data-status"), "failed");
+      await failure.waitFor({ timeout: 1_000 });
+    } finally {
+      release();
+      await owner.unroute(sendRoute);
+    }
     await screenshot(owner, "07-failed-send");
   });
 

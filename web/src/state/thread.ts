@@ -30,9 +30,15 @@ const order = (a: Message, b: Message) => a.timestamp - b.timestamp || a.seq - b
 const sameMessage = (a: Message, b: Message) =>
   a.externalId === b.externalId || (!!a.idempotencyKey && a.idempotencyKey === b.idempotencyKey);
 
+/**
+ * A copy older than the one shown is dropped: a send's answer or a refetched page can arrive after
+ * the live frame that moved the message on (failed, delivered), and must not turn it back.
+ * Revisions only grow within a conversation; local placeholders are 0, so any stored copy wins.
+ */
 export function mergeMessages(current: Message[], incoming: Message[]): Message[] {
-  const result = current.filter((m) => !incoming.some((n) => sameMessage(m, n)));
-  result.push(...incoming);
+  const fresh = incoming.filter((n) => !current.some((m) => sameMessage(m, n) && m.rev > n.rev));
+  const result = current.filter((m) => !fresh.some((n) => sameMessage(m, n)));
+  result.push(...fresh);
   return result.sort(order);
 }
 
