@@ -186,6 +186,84 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await screenshot(owner, "07-failed-send");
   });
 
+  test("a contact's profile that answers after the agent moved on is not shown, or saved, as the next contact's", async (t) => {
+    const skip = issue5(["get", "/workspaces/{workspaceId}/contacts/{contactId}"], ["patch", "/workspaces/{workspaceId}/contacts/{contactId}"]);
+    if (skip) return t.skip(skip);
+    // The panel is mounted afresh for each conversation, which is what keeps this true.
+    const rows = conversationRows(owner);
+    const notes = owner.getByLabel("Notes about this contact");
+    await rows.filter({ hasText: "Old Customer" }).click();
+    await notes.waitFor();
+    const saved = owner.waitForResponse((r) => r.request().method() === "PATCH" && /\/contacts\/[^/]+$/.test(r.url()));
+    await notes.fill("Prefers email, never call");
+    await owner.getByRole("button", { name: "Save notes" }).click();
+    const profileUrl = (await saved).url();
+    // Old Customer's profile answers late, after the agent has gone on to Clara's conversation.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const profileAsked = new Promise<void>((resolve) => (asked = resolve));
+    const profileRoute = "**/contacts/*";
+    await owner.route(profileRoute, async (route) => {
+      if (route.request().method() !== "GET" || route.request().url() !== profileUrl) return route.fallback();
+      asked();
+      await held;
+      await route.continue();
+    });
+    try {
+      await rows.filter({ hasText: "Clara Customer" }).click();
+      await owner.getByRole("complementary", { name: "Clara Customer" }).waitFor();
+      await notes.waitFor();
+      await rows.filter({ hasText: "Old Customer" }).click();
+      await profileAsked;
+      await rows.filter({ hasText: "Clara Customer" }).click();
+      await owner.getByRole("complementary", { name: "Clara Customer" }).waitFor();
+      await notes.waitFor();
+      const late = owner.waitForResponse((r) => r.request().method() === "GET" && r.url() === profileUrl);
+      release();
+      await late;
+      await owner.evaluate(() => new Promise((resolve) => setTimeout(resolve, 250)));
+      assert.equal(await notes.inputValue(), "", "Clara's panel shows Old Customer's notes");
+    } finally {
+      release();
+      await owner.unroute(profileRoute);
+    }
+  });
+
+  test("a list entry re-read earlier but answered later does not turn the entry back", async () => {
+    const clara = conversationRows(owner).filter({ hasText: "Clara Customer" });
+    const customer = { waId: "4915112345678", name: "Clara Customer" };
+    // The first live change's re-read is answered (as D1 had it then) only after the second's.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let answered!: () => void;
+    const firstAnswered = new Promise<void>((resolve) => (answered = resolve));
+    let holding = true;
+    const entryRoute = /\/api\/workspaces\/[^/]+\/conversations\/[^/?]+$/;
+    await owner.route(entryRoute, async (route) => {
+      if (route.request().method() !== "GET" || !holding) return route.fallback();
+      holding = false;
+      const response = await route.fetch();
+      answered();
+      await held;
+      await route.fulfill({ response });
+    });
+    try {
+      await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.reread-1-${Date.now()}`, ts: Date.now() }, "Is it still in stock?")]);
+      await firstAnswered;
+      await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.reread-2-${Date.now()}`, ts: Date.now() + 1 }, "Never mind, found it")]);
+      await clara.filter({ hasText: "Never mind, found it" }).waitFor({ timeout: 15_000 });
+      const late = owner.waitForResponse((r) => r.request().method() === "GET" && entryRoute.test(r.url()));
+      release();
+      await late;
+      await owner.evaluate(() => new Promise((resolve) => setTimeout(resolve, 250)));
+      assert.match((await clara.textContent()) ?? "", /Never mind, found it/);
+    } finally {
+      release();
+      await owner.unroute(entryRoute);
+    }
+  });
+
   test("Instagram and Messenger conversations open from the list", async () => {
     const dialog = await openConnectDialog(owner);
     // Cancelling in Meta's window connects nothing and says so.

@@ -57,7 +57,9 @@ function useConversationLive(workspaceId: string, conversationId: string | null)
           if (isNew && message.direction === "in" && document.visibilityState === "visible") markRead(workspaceId, conversationId);
         }
         else if (event.type === "note") upsertNote(conversationId, event.note as Note);
-        else if (event.type === "conversation") setSummary(conversationId, (event.summary ?? event.conversation ?? {}) as Partial<ConversationSummary>);
+        else if (event.type === "conversation") {
+          setSummary(conversationId, { ...((event.summary ?? event.conversation ?? {}) as Partial<ConversationSummary>), ...(event.rev === undefined ? {} : { rev: event.rev }) });
+        }
       },
       refresh: () => void refreshThread(workspaceId),
     });
