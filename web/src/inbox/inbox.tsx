@@ -57,9 +57,7 @@ function useConversationLive(workspaceId: string, conversationId: string | null)
           if (isNew && message.direction === "in" && document.visibilityState === "visible") markRead(workspaceId, conversationId);
         }
         else if (event.type === "note") upsertNote(conversationId, event.note as Note);
-        else if (event.type === "conversation") {
-          setSummary(conversationId, { ...((event.summary ?? event.conversation ?? {}) as Partial<ConversationSummary>), ...(event.rev === undefined ? {} : { rev: event.rev }) });
-        }
+        else if (event.type === "conversation") setSummary(conversationId, (event.summary ?? event.conversation ?? {}) as Partial<ConversationSummary>);
       },
       refresh: () => void refreshThread(workspaceId),
     });

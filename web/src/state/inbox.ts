@@ -6,7 +6,6 @@
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
 import type { ConversationSummary } from "../api/types.ts";
-import { isOlder } from "./revision.ts";
 
 export type { ConversationSummary };
 export type Filters = { status: string; channelId: string; assignee: string; unread: boolean; label: string };
@@ -41,12 +40,9 @@ export async function loadConversations(workspaceId: string, more = false): Prom
   try {
     const page = await readPage(workspaceId, cursor);
     if (mine !== generation) return;
-    // A live change may already have moved one of this page's conversations up the list, or
-    // re-read it after this page was read.
-    const shown = new Map(conversations.value.map((c) => [c.id, c]));
-    conversations.value = more
-      ? [...conversations.value, ...page.conversations.filter((c) => !shown.has(c.id))]
-      : page.conversations.map((c) => (isOlder(c, shown.get(c.id)) ? shown.get(c.id)! : c));
+    // A live change may already have moved one of this page's conversations up the list.
+    const shown = new Set(more ? conversations.value.map((c) => c.id) : []);
+    conversations.value = more ? [...conversations.value, ...page.conversations.filter((c) => !shown.has(c.id))] : page.conversations;
     listState.value = { loading: false, error: null, nextCursor: page.nextCursor };
   } catch (e) {
     if (mine === generation) listState.value = { ...listState.value, loading: false, error: (e as Error).message };
@@ -85,8 +81,6 @@ function matches(c: ConversationSummary, f: Filters, userId: string): boolean {
 
 /** Puts a fresh summary where it belongs (newest activity first), or drops it when filtered out. */
 export function applySummary(summary: ConversationSummary, userId: string) {
-  // Re-reads of one conversation can answer out of order; the older one changes nothing.
-  if (isOlder(summary, conversations.value.find((c) => c.id === summary.id))) return;
   const rest = conversations.value.filter((c) => c.id !== summary.id);
   if (!matches(summary, filters.value, userId)) {
     conversations.value = rest;

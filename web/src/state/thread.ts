@@ -8,7 +8,6 @@
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
 import { track } from "./consent.ts";
-import { isOlder } from "./revision.ts";
 import type { ConversationSummary, Message, Note } from "../api/types.ts";
 
 export type { Message, Note };
@@ -33,11 +32,11 @@ const sameMessage = (a: Message, b: Message) =>
 
 /**
  * A copy older than the one shown is dropped: a send's answer or a refetched page can arrive after
- * the live frame that moved the message on (failed, delivered), and must not turn it back. Local
- * placeholders are revision 0, so any stored copy replaces them.
+ * the live frame that moved the message on (failed, delivered), and must not turn it back.
+ * Revisions only grow within a conversation; local placeholders are 0, so any stored copy wins.
  */
 export function mergeMessages(current: Message[], incoming: Message[]): Message[] {
-  const fresh = incoming.filter((n) => !current.some((m) => sameMessage(m, n) && isOlder(n, m)));
+  const fresh = incoming.filter((n) => !current.some((m) => sameMessage(m, n) && m.rev > n.rev));
   const result = current.filter((m) => !fresh.some((n) => sameMessage(m, n)));
   result.push(...fresh);
   return result.sort(order);
@@ -58,7 +57,7 @@ export async function openThread(workspaceId: string, id: string, listed: Conver
   track("conversation.open");
   thread.value = { conversationId: id, summary: listed ?? null, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
   const detail = ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).then((d) => {
-    update(id, (s) => ({ summary: newerSummary(s.summary, d) }));
+    update(id, () => ({ summary: d }));
     return d;
   });
   try {
@@ -66,8 +65,7 @@ export async function openThread(workspaceId: string, id: string, listed: Conver
     const summary = listed ?? (await detail);
     const inbound = page.messages.filter((m) => m.direction === "in");
     const firstUnread = summary.unreadCount > 0 ? inbound.at(-Math.min(summary.unreadCount, inbound.length))?.externalId ?? null : null;
-    // Merged, not replaced: a live frame may have landed while the page loaded.
-    update(id, (s) => ({ messages: mergeMessages(s.messages, page.messages), olderCursor: page.nextCursor, loading: false, firstUnread }));
+    update(id, () => ({ messages: page.messages, olderCursor: page.nextCursor, loading: false, firstUnread }));
     void loadNotes(workspaceId, id);
     if (summary.unreadCount > 0) markRead(workspaceId, id);
   } catch (e) {
@@ -110,10 +108,10 @@ export async function refreshThread(workspaceId: string): Promise<void> {
   if (!t) return;
   const id = t.conversationId;
   const [summary, page] = await Promise.all([
-    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).catch(() => null),
+    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).catch(() => t.summary),
     ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE } } })),
   ]).catch(() => [null, null] as const);
-  if (page) update(id, (s) => ({ summary: summary ? newerSummary(s.summary, summary) : s.summary, messages: mergeMessages(s.messages, page.messages) }));
+  if (page) update(id, (s) => ({ summary: summary ?? s.summary, messages: mergeMessages(s.messages, page.messages) }));
 }
 
 export const upsertMessage = (conversationId: string, message: Message) =>
@@ -122,8 +120,5 @@ export const upsertMessage = (conversationId: string, message: Message) =>
 export const upsertNote = (conversationId: string, note: Note) =>
   update(conversationId, (t) => ({ notes: [...t.notes.filter((n) => n.id !== note.id), note] }));
 
-/** D1 may not hold yet what a live frame already showed; its older read must not turn the summary back. */
-const newerSummary = (shown: ConversationSummary | null, incoming: ConversationSummary) => (isOlder(incoming, shown) ? shown : incoming);
-
 export const setSummary = (conversationId: string, summary: Partial<ConversationSummary>) =>
-  update(conversationId, (t) => ({ summary: t.summary && !isOlder(summary, t.summary) ? { ...t.summary, ...summary } : t.summary }));
+  update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...summary } : null }));
