@@ -52,6 +52,7 @@ type Measured = { reqPerSec: number; cpuMsPerReq: number; p99: number };
 type Version = { name: string; app: Runtime; url: string; rate: number; cells: Measured[] };
 
 const work = mkdtempSync(join(tmpdir(), "wechatting-compare-"));
+const started: Version[] = [];
 
 /** A checkout to build: a directory as it is, or a ref exported with its web app built. */
 async function sourceOf(version: string, i: number): Promise<string> {
@@ -63,20 +64,23 @@ async function sourceOf(version: string, i: number): Promise<string> {
   return exportRef(ROOT, version, join(work, `source-${i}`));
 }
 
-async function start(version: string, i: number, factory: EventFactory): Promise<Version> {
+async function start(version: string, i: number, factory: EventFactory): Promise<void> {
   const source = await sourceOf(version, i);
   const script = await buildBundle(source, join(work, `bundle-${i}`));
   const app = await startApp(script, join(work, `state-${i}`), appBindings(source, secrets), new RuntimeLog(version));
+  // Listed before anything else can fail, so `finally` stops its workerd.
+  const entry = { name: version, app, url: new URL("/webhooks/meta", app.url).href, rate: 0, cells: [] as Measured[] };
+  started.push(entry);
   await migrate(app.mf, source);
   await seedDemo(app.mf);
-  const url = new URL("/webhooks/meta", app.url).href;
+  const { url } = entry;
   if (scenario === "spread") {
     // Existing conversations, as in `npm run bench`.
     const posts = factory.primePosts(1000 * (i + 1), 20);
     await runLoad({ url, connections: 16, posts, amount: posts.length, maxSeconds: 120 });
   }
   const warm = await runLoad({ url, connections, posts: factory.posts(100 * (i + 1), scenario, perPost, 1000), amount: 1000, maxSeconds: 60 });
-  return { name: version, app, url, rate: warm.reqPerSec, cells: [] };
+  entry.rate = warm.reqPerSec;
 }
 
 async function measure(version: Version, factory: EventFactory, cellId: number): Promise<Measured> {
@@ -94,13 +98,15 @@ async function measure(version: Version, factory: EventFactory, cellId: number):
   };
 }
 
-const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
+const median = (xs: readonly number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length % 2 ? percentile(sorted, 0.5) : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+};
 const range = (xs: readonly number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
-const started: Version[] = [];
 try {
   const factory = new EventFactory(secrets.appSecret, Number(args.conversations));
-  for (const [i, version] of versions.entries()) started.push(await start(version, i, factory));
+  for (const [i, version] of versions.entries()) await start(version, i, factory);
   console.log(`${scenario}, ${perPost} ev/POST, ${connections} senders, ${seconds} s cells, ${rounds} rounds`);
   let cellId = 1_000_000;
   for (let round = 1; round <= rounds; round++) {
