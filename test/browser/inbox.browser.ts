@@ -9,12 +9,14 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { mDeleted, mText, waText, type WaAccount } from "../../scripts/meta-simulator/payloads.ts";
-import { launch, openPage, screenshot } from "./browser.ts";
+import { holdFirstGet, launch, openPage, screenshot } from "./browser.ts";
 import { connectWhatsApp, conversationRows, mainNav, metaWindow, openConnectDialog, signUp } from "./flows.ts";
 import { startStack, type Stack } from "./stack.ts";
 
 const WA: WaAccount = { wabaId: "100000000000001", phoneNumberId: "200000000000001", displayPhoneNumber: "15550001111" };
 const FIXTURES = path.join(import.meta.dirname, "..", "fixtures", "meta");
+/** One conversation's summary: a list entry's re-read, and the detail an open thread reads. */
+const CONVERSATION_URL = /\/api\/workspaces\/[^/]+\/conversations\/[^/?]+$/;
 
 let stack: Stack;
 let browser: Browser;
@@ -184,6 +186,48 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
       await owner.unroute(sendRoute);
     }
     await screenshot(owner, "07-failed-send");
+  });
+
+  test("a list entry re-read earlier but answered later does not turn the entry back", async () => {
+    const clara = conversationRows(owner).filter({ hasText: "Clara Customer" });
+    const customer = { waId: "4915112345678", name: "Clara Customer" };
+    // The first live change's re-read is answered (as D1 had it then) only after the second's.
+    const reread = await holdFirstGet(owner, CONVERSATION_URL);
+    // Meta's timestamps are whole seconds: in the second of the agent's last send (the test before)
+    // they would sort before it, and the entry would rightly go on showing the send.
+    const at = Date.now() + 2_000;
+    try {
+      await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.reread-1-${at}`, ts: at }, "Is it still in stock?")]);
+      await reread.fetched;
+      await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.reread-2-${at}`, ts: at + 1_000 }, "Never mind, found it")]);
+      await clara.filter({ hasText: "Never mind, found it" }).waitFor({ timeout: 15_000 });
+      await reread.release();
+      assert.match((await clara.textContent()) ?? "", /Never mind, found it/);
+    } finally {
+      await reread.stop();
+    }
+  });
+
+  test("a conversation's detail read before a live change does not turn the open thread back", async () => {
+    const customer = { waId: "4915100000003", name: "Late Customer" };
+    await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.late-1-${Date.now()}`, ts: Date.now() - 30 * 3600_000 }, "Do you ship abroad?")]);
+    const row = conversationRows(owner).filter({ hasText: "Late Customer" });
+    await row.waitFor();
+    // The detail the thread asks for on opening is answered (as D1 had it: window closed) only
+    // after the customer's new message has reopened the window live.
+    const detail = await holdFirstGet(owner, CONVERSATION_URL);
+    try {
+      await row.click();
+      await detail.fetched;
+      await owner.getByText(/only allows an approved template/).waitFor();
+      await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.late-2-${Date.now()}`, ts: Date.now() }, "Never mind, I'm in town now")]);
+      const composer = owner.getByLabel("Message to the customer");
+      await composer.waitFor({ timeout: 15_000 });
+      await detail.release();
+      assert.equal(await composer.count(), 1, "the composer is gone: the window shows closed again");
+    } finally {
+      await detail.stop();
+    }
   });
 
   test("Instagram and Messenger conversations open from the list", async () => {

@@ -8,7 +8,8 @@ import { api, ok } from "../api/client.ts";
 import type { ContactProfile, ConversationStatus, ConversationSummary, Member } from "../api/types.ts";
 import { canManage, me } from "../state/session.ts";
 import { applySummary } from "../state/inbox.ts";
-import { setSummary } from "../state/thread.ts";
+import { startRead } from "../state/read-order.ts";
+import { showSummary } from "../state/thread.ts";
 import { ErrorLine, useAction } from "../ui/form.tsx";
 import { contactName } from "./conversation-list.tsx";
 import { ContactPrivacy } from "./contact-privacy.tsx";
@@ -51,9 +52,10 @@ export function ContactPanel(props: { workspaceId: string; conversation: Convers
   }, [c.contact.id, ready]);
   const patch = (body: { status?: ConversationStatus; snoozedUntil?: number; assigneeId?: string | null; labels?: string[] }) =>
     void run(async () => {
+      const read = startRead();
       const summary = await ok(api.PATCH("/workspaces/{workspaceId}/conversations/{id}", { params: { path: { workspaceId, id: c.id } }, body }));
-      setSummary(c.id, summary);
-      applySummary(summary, me.value!.user.id);
+      showSummary(c.id, summary, read);
+      applySummary(summary, me.value!.user.id, read);
     });
   return (
     <aside class="contact-panel" aria-labelledby="contact-name">

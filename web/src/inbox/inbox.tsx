@@ -10,7 +10,7 @@ import type { ConversationSummary, Message, Note } from "../api/types.ts";
 import { conversations, filters, listState, loadConversations, refreshConversation, refreshConversations } from "../state/inbox.ts";
 import { connectLive } from "../state/live.ts";
 import { me } from "../state/session.ts";
-import { markRead, openThread, refreshThread, setSummary, thread, upsertMessage, upsertNote } from "../state/thread.ts";
+import { applyFrame, markRead, openThread, refreshThread, thread, upsertMessage, upsertNote } from "../state/thread.ts";
 import { Composer } from "../thread/composer.tsx";
 import { ThreadView } from "../thread/thread-view.tsx";
 import { Boundary } from "../ui/boundary.tsx";
@@ -57,7 +57,9 @@ function useConversationLive(workspaceId: string, conversationId: string | null)
           if (isNew && message.direction === "in" && document.visibilityState === "visible") markRead(workspaceId, conversationId);
         }
         else if (event.type === "note") upsertNote(conversationId, event.note as Note);
-        else if (event.type === "conversation") setSummary(conversationId, (event.summary ?? event.conversation ?? {}) as Partial<ConversationSummary>);
+        else if (event.type === "conversation" && typeof event.rev === "number") {
+          applyFrame(conversationId, (event.conversation ?? {}) as Partial<ConversationSummary>, event.rev);
+        }
       },
       refresh: () => void refreshThread(workspaceId),
     });

@@ -6,6 +6,7 @@
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
 import type { ConversationSummary } from "../api/types.ts";
+import { startRead } from "./read-order.ts";
 
 export type { ConversationSummary };
 export type Filters = { status: string; channelId: string; assignee: string; unread: boolean; label: string };
@@ -32,17 +33,30 @@ const readPage = (workspaceId: string, cursor?: string) =>
 
 let generation = 0;
 
+/** The read (see read-order.ts) whose copy of each conversation the list shows. */
+const shownRead = new Map<string, number>();
+const superseded = (id: string, read: number) => (shownRead.get(id) ?? 0) > read;
+
+const byActivity = (a: ConversationSummary, b: ConversationSummary) =>
+  b.lastMessageAt - a.lastMessageAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
 export async function loadConversations(workspaceId: string, more = false): Promise<void> {
   const mine = more ? generation : ++generation;
   const cursor = more ? listState.value.nextCursor ?? undefined : undefined;
   if (more && !cursor) return;
   listState.value = { ...listState.value, loading: true, error: null };
   try {
+    const read = startRead();
     const page = await readPage(workspaceId, cursor);
     if (mine !== generation) return;
-    // A live change may already have moved one of this page's conversations up the list.
-    const shown = new Set(more ? conversations.value.map((c) => c.id) : []);
-    conversations.value = more ? [...conversations.value, ...page.conversations.filter((c) => !shown.has(c.id))] : page.conversations;
+    const shown = new Map(conversations.value.map((c) => [c.id, c]));
+    const fresh = new Set(page.conversations.filter((c) => !superseded(c.id, read)));
+    for (const c of fresh) shownRead.set(c.id, read);
+    // A live change may already have re-read one of this page's conversations (and moved it up
+    // the list, or out of it): that copy stays.
+    conversations.value = more
+      ? [...conversations.value, ...[...fresh].filter((c) => !shown.has(c.id))]
+      : page.conversations.flatMap((c) => (fresh.has(c) ? [c] : (shown.get(c.id) ?? []))).sort(byActivity);
     listState.value = { loading: false, error: null, nextCursor: page.nextCursor };
   } catch (e) {
     if (mine === generation) listState.value = { ...listState.value, loading: false, error: (e as Error).message };
@@ -60,9 +74,10 @@ export async function refreshConversations(workspaceId: string, userId: string):
   if (conversations.value.length <= PAGE && !listState.value.loading) return loadConversations(workspaceId);
   const mine = generation;
   try {
+    const read = startRead();
     const page = await readPage(workspaceId);
     if (mine !== generation) return;
-    for (const summary of page.conversations) applySummary(summary, userId);
+    for (const summary of page.conversations) applySummary(summary, userId, read);
   } catch {
     // The next refresh, or the next live event, reads it again.
   }
@@ -79,22 +94,28 @@ function matches(c: ConversationSummary, f: Filters, userId: string): boolean {
   return true;
 }
 
-/** Puts a fresh summary where it belongs (newest activity first), or drops it when filtered out. */
-export function applySummary(summary: ConversationSummary, userId: string) {
+/**
+ * Puts a fresh summary where it belongs (newest activity first), or drops it when filtered out.
+ * `read`: the number {@link startRead} gave the request that answered it.
+ */
+export function applySummary(summary: ConversationSummary, userId: string, read: number) {
+  if (superseded(summary.id, read)) return;
+  shownRead.set(summary.id, read);
   const rest = conversations.value.filter((c) => c.id !== summary.id);
   if (!matches(summary, filters.value, userId)) {
     conversations.value = rest;
     return;
   }
-  const at = rest.findIndex((c) => c.lastMessageAt < summary.lastMessageAt || (c.lastMessageAt === summary.lastMessageAt && c.id < summary.id));
+  const at = rest.findIndex((c) => byActivity(summary, c) < 0);
   rest.splice(at === -1 ? rest.length : at, 0, summary);
   conversations.value = rest;
 }
 
 export async function refreshConversation(workspaceId: string, id: string, userId: string): Promise<ConversationSummary | null> {
   try {
+    const read = startRead();
     const summary = await ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", { params: { path: { workspaceId, id } } }));
-    applySummary(summary, userId);
+    applySummary(summary, userId, read);
     return summary;
   } catch {
     return null;

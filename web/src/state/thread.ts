@@ -8,6 +8,7 @@
 import { signal } from "@preact/signals";
 import { api, ok } from "../api/client.ts";
 import { track } from "./consent.ts";
+import { startRead } from "./read-order.ts";
 import type { ConversationSummary, Message, Note } from "../api/types.ts";
 
 export type { Message, Note };
@@ -56,8 +57,12 @@ const path = (workspaceId: string, id: string) => ({ params: { path: { workspace
 export async function openThread(workspaceId: string, id: string, listed: ConversationSummary | undefined): Promise<void> {
   track("conversation.open");
   thread.value = { conversationId: id, summary: listed ?? null, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
+  // What frames and reads of an earlier visit said has been superseded by what D1 holds now.
+  live = null;
+  shownRead = null;
+  const read = startRead();
   const detail = ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).then((d) => {
-    update(id, () => ({ summary: d }));
+    showSummary(id, d, read);
     return d;
   });
   try {
@@ -65,7 +70,8 @@ export async function openThread(workspaceId: string, id: string, listed: Conver
     const summary = listed ?? (await detail);
     const inbound = page.messages.filter((m) => m.direction === "in");
     const firstUnread = summary.unreadCount > 0 ? inbound.at(-Math.min(summary.unreadCount, inbound.length))?.externalId ?? null : null;
-    update(id, () => ({ messages: page.messages, olderCursor: page.nextCursor, loading: false, firstUnread }));
+    // Merged, not replaced: a live frame may have landed while the page loaded.
+    update(id, (s) => ({ messages: mergeMessages(s.messages, page.messages), olderCursor: page.nextCursor, loading: false, firstUnread }));
     void loadNotes(workspaceId, id);
     if (summary.unreadCount > 0) markRead(workspaceId, id);
   } catch (e) {
@@ -107,11 +113,14 @@ export async function refreshThread(workspaceId: string): Promise<void> {
   const t = thread.value;
   if (!t) return;
   const id = t.conversationId;
+  const read = startRead();
   const [summary, page] = await Promise.all([
-    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).catch(() => t.summary),
+    // A failed detail keeps what is shown now, not what was shown before the request.
+    ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).catch(() => null),
     ok(api.GET("/workspaces/{workspaceId}/conversations/{id}/messages", { params: { path: { workspaceId, id }, query: { limit: PAGE } } })),
   ]).catch(() => [null, null] as const);
-  if (page) update(id, (s) => ({ summary: summary ?? s.summary, messages: mergeMessages(s.messages, page.messages) }));
+  if (summary) showSummary(id, summary, read);
+  if (page) update(id, (s) => ({ messages: mergeMessages(s.messages, page.messages) }));
 }
 
 export const upsertMessage = (conversationId: string, message: Message) =>
@@ -120,5 +129,28 @@ export const upsertMessage = (conversationId: string, message: Message) =>
 export const upsertNote = (conversationId: string, note: Note) =>
   update(conversationId, (t) => ({ notes: [...t.notes.filter((n) => n.id !== note.id), note] }));
 
-export const setSummary = (conversationId: string, summary: Partial<ConversationSummary>) =>
-  update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...summary } : null }));
+/**
+ * The open summary comes from D1 reads and from live frames. Of the D1 reads the later-started one
+ * wins (read-order.ts). Frames come from the conversation itself, ahead of D1, so even a later read
+ * can hold less than the frames showed: what they said is kept with their revision and laid over
+ * any D1 copy older than it. A frame with a lower revision than the one before means the
+ * conversation was erased and began again: the old frames no longer count.
+ */
+let shownRead: { conversationId: string; read: number } | null = null;
+let live: { conversationId: string; rev: number; fields: Partial<ConversationSummary> } | null = null;
+
+/** A summary read from D1 (or answered by a change the agent made) by the read numbered `read`. */
+export function showSummary(conversationId: string, summary: ConversationSummary, read: number) {
+  if (shownRead?.conversationId === conversationId && shownRead.read > read) return;
+  shownRead = { conversationId, read };
+  update(conversationId, () => ({
+    summary: live?.conversationId === conversationId && live.rev > summary.rev ? { ...summary, ...live.fields } : summary,
+  }));
+}
+
+/** A live frame's summary fields, at the conversation revision `rev`. */
+export function applyFrame(conversationId: string, fields: Partial<ConversationSummary>, rev: number) {
+  const continues = live?.conversationId === conversationId && rev >= live.rev;
+  live = { conversationId, rev, fields: continues ? { ...live!.fields, ...fields } : fields };
+  update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...fields } : null }));
+}
