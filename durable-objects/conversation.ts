@@ -436,7 +436,9 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     const rev = this.state?.rev ?? 0;
     const frames = since === null || since >= rev ? [] : this.changesSince(since, RESUME_MAX_ROWS + 1);
     const tooFar = frames.filter((f) => f.type === "message").length > RESUME_MAX_ROWS;
-    for (const frame of tooFar ? [{ type: "reset", rev }] : frames) socket.send(JSON.stringify(frame));
+    // A browser ahead of this conversation saw an earlier one, erased since: it must read afresh.
+    const ahead = since !== null && since > rev;
+    for (const frame of tooFar || ahead ? [{ type: "reset", rev }] : frames) socket.send(JSON.stringify(frame));
     socket.send(JSON.stringify({ type: "hello", rev }));
     return response;
   }

@@ -96,6 +96,23 @@ describe("live updates", () => {
     resumed.close();
   });
 
+  it("tells a browser that resumes past the conversation's revision (it saw one erased since) to read it afresh", async () => {
+    const customer = customerNumber();
+    await postOk(whatsappPost([inbound(customer, "wamid.AHEAD_1", Date.now())]));
+    const id = conversationOf("whatsapp", customer);
+    const first = await openLive(agent, { conversationId: id });
+    const hello = (await first.until((f) => f.type === "hello")).find((f) => f.type === "hello")!;
+    first.close();
+
+    const resumed = await openLive(agent, { conversationId: id, since: hello.rev + 40 });
+    const frames = await resumed.until((f) => f.type === "hello");
+    expect(frames.map((f) => [f.type, f.rev])).toEqual([
+      ["reset", hello.rev],
+      ["hello", hello.rev],
+    ]);
+    resumed.close();
+  });
+
   it("admits only a fresh ticket of this member for this very socket, once, from this site", async () => {
     const customer = customerNumber();
     await postOk(whatsappPost([inbound(customer, "wamid.TICKET", Date.now())]));

@@ -35,36 +35,44 @@ export async function screenshot(page: Page, name: string) {
 }
 
 /**
- * Holds back the answer to the first GET whose address matches `url`: it is fetched at once, so it
- * says what the server held at that moment, but reaches the page only when released. This is how
- * a test makes an earlier read answer after a later one.
+ * Holds back the answers to GETs whose address matches `url` until released: each is fetched at
+ * once, so it says what the server held at that moment, but reaches the page only later. This is
+ * how a test makes an earlier read answer after a later one.
  */
-export async function holdFirstGet(page: Page, url: RegExp) {
+export async function holdGets(page: Page, url: RegExp) {
   let letGo!: () => void;
   const held = new Promise<void>((resolve) => (letGo = resolve));
-  let fetched!: () => void;
-  const answerFetched = new Promise<void>((resolve) => (fetched = resolve));
   let holding = true;
+  let fetched = 0;
+  const waiting: { count: number; resolve: () => void }[] = [];
+  const delivered: Promise<void>[] = [];
   const handler = async (route: Route) => {
     if (route.request().method() !== "GET" || !holding) return route.fallback();
-    holding = false;
-    const response = await route.fetch();
-    fetched();
-    await held;
-    await route.fulfill({ response });
+    const delivery = (async () => {
+      const response = await route.fetch();
+      fetched++;
+      for (const w of waiting) if (fetched >= w.count) w.resolve();
+      await held;
+      await route.fulfill({ response });
+    })();
+    delivered.push(delivery);
+    await delivery;
   };
   await page.route(url, handler);
   return {
-    /** Resolves once the held answer has come from the server. */
-    fetched: answerFetched,
-    /** Lets the answer reach the page, then gives the page a moment to apply it. */
+    /** Resolves once `count` held answers have come from the server. */
+    fetched: (count: number) => new Promise<void>((resolve) => (fetched >= count ? resolve() : waiting.push({ count, resolve }))),
+    /** Later requests go through. */
+    passAll: () => void (holding = false),
+    /** Lets the held answers reach the page, then gives the page a moment to apply them. */
     async release(): Promise<void> {
-      const arrived = page.waitForResponse((r) => r.request().method() === "GET" && url.test(r.url()));
+      holding = false;
       letGo();
-      await arrived;
+      await Promise.all(delivered);
       await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 250)));
     },
     async stop(): Promise<void> {
+      holding = false;
       letGo();
       await page.unroute(url, handler);
     },

@@ -7,16 +7,16 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { mDeleted, mText, waText, type WaAccount } from "../../scripts/meta-simulator/payloads.ts";
-import { holdFirstGet, launch, openPage, screenshot } from "./browser.ts";
+import { holdGets, launch, openPage, screenshot } from "./browser.ts";
 import { connectWhatsApp, conversationRows, mainNav, metaWindow, openConnectDialog, signUp } from "./flows.ts";
 import { startStack, type Stack } from "./stack.ts";
 
 const WA: WaAccount = { wabaId: "100000000000001", phoneNumberId: "200000000000001", displayPhoneNumber: "15550001111" };
 const FIXTURES = path.join(import.meta.dirname, "..", "fixtures", "meta");
-/** One conversation's summary: a list entry's re-read, and the detail an open thread reads. */
-const CONVERSATION_URL = /\/api\/workspaces\/[^/]+\/conversations\/[^/?]+$/;
+/** A conversation's summary (a list entry's re-read, the open thread's detail), by its list row. */
+const summaryUrl = async (row: Locator) => new RegExp(`/api/workspaces/[^/]+/conversations/${(await row.getAttribute("id"))!.replace(/^conv-/, "")}$`);
 
 let stack: Stack;
 let browser: Browser;
@@ -192,13 +192,14 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const clara = conversationRows(owner).filter({ hasText: "Clara Customer" });
     const customer = { waId: "4915112345678", name: "Clara Customer" };
     // The first live change's re-read is answered (as D1 had it then) only after the second's.
-    const reread = await holdFirstGet(owner, CONVERSATION_URL);
+    const reread = await holdGets(owner, await summaryUrl(clara));
     // Meta's timestamps are whole seconds: in the second of the agent's last send (the test before)
     // they would sort before it, and the entry would rightly go on showing the send.
     const at = Date.now() + 2_000;
     try {
       await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.reread-1-${at}`, ts: at }, "Is it still in stock?")]);
-      await reread.fetched;
+      await reread.fetched(1);
+      reread.passAll();
       await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.reread-2-${at}`, ts: at + 1_000 }, "Never mind, found it")]);
       await clara.filter({ hasText: "Never mind, found it" }).waitFor({ timeout: 15_000 });
       await reread.release();
@@ -208,25 +209,29 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     }
   });
 
-  test("a conversation's detail read before a live change does not turn the open thread back", async () => {
+  test("a conversation's summary read before a live change does not turn the open thread back", async () => {
     const customer = { waId: "4915100000003", name: "Late Customer" };
     await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.late-1-${Date.now()}`, ts: Date.now() - 30 * 3600_000 }, "Do you ship abroad?")]);
     const row = conversationRows(owner).filter({ hasText: "Late Customer" });
+    // Shown once its re-read has answered, so the reads held below are the open thread's own.
     await row.waitFor();
-    // The detail the thread asks for on opening is answered (as D1 had it: window closed) only
-    // after the customer's new message has reopened the window live.
-    const detail = await holdFirstGet(owner, CONVERSATION_URL);
+    // The detail asked for on opening and the one re-read when its socket opens both answer as D1
+    // had it (window closed), but only after the customer's new message has reopened it live.
+    const reads = await holdGets(owner, await summaryUrl(row));
+    const socket = owner.waitForEvent("websocket", (ws) => /\/conversations\/[^/]+\/live/.test(ws.url()));
     try {
       await row.click();
-      await detail.fetched;
+      // Its socket's greeting comes after the re-read the socket's opening asks for.
+      await (await socket).waitForEvent("framereceived", (frame) => String(frame.payload).includes('"hello"'));
+      await reads.fetched(2);
       await owner.getByText(/only allows an approved template/).waitFor();
       await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.late-2-${Date.now()}`, ts: Date.now() }, "Never mind, I'm in town now")]);
       const composer = owner.getByLabel("Message to the customer");
       await composer.waitFor({ timeout: 15_000 });
-      await detail.release();
+      await reads.release();
       assert.equal(await composer.count(), 1, "the composer is gone: the window shows closed again");
     } finally {
-      await detail.stop();
+      await reads.stop();
     }
   });
 

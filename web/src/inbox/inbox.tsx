@@ -10,7 +10,7 @@ import type { ConversationSummary, Message, Note } from "../api/types.ts";
 import { conversations, filters, listState, loadConversations, refreshConversation, refreshConversations } from "../state/inbox.ts";
 import { connectLive } from "../state/live.ts";
 import { me } from "../state/session.ts";
-import { applyFrame, markRead, openThread, refreshThread, thread, upsertMessage, upsertNote } from "../state/thread.ts";
+import { applyFrame, conversationAt, markRead, openThread, refreshThread, thread, upsertMessage, upsertNote } from "../state/thread.ts";
 import { Composer } from "../thread/composer.tsx";
 import { ThreadView } from "../thread/thread-view.tsx";
 import { Boundary } from "../ui/boundary.tsx";
@@ -59,7 +59,7 @@ function useConversationLive(workspaceId: string, conversationId: string | null)
         else if (event.type === "note") upsertNote(conversationId, event.note as Note);
         else if (event.type === "conversation" && typeof event.rev === "number") {
           applyFrame(conversationId, (event.conversation ?? {}) as Partial<ConversationSummary>, event.rev);
-        }
+        } else if (event.type === "hello" && typeof event.rev === "number") conversationAt(conversationId, event.rev);
       },
       refresh: () => void refreshThread(workspaceId),
     });

@@ -49,14 +49,16 @@ export async function loadConversations(workspaceId: string, more = false): Prom
     const read = startRead();
     const page = await readPage(workspaceId, cursor);
     if (mine !== generation) return;
-    const shown = new Map(conversations.value.map((c) => [c.id, c]));
-    const fresh = new Set(page.conversations.filter((c) => !superseded(c.id, read)));
+    const fresh = page.conversations.filter((c) => !superseded(c.id, read));
     for (const c of fresh) shownRead.set(c.id, read);
-    // A live change may already have re-read one of this page's conversations (and moved it up
-    // the list, or out of it): that copy stays.
-    conversations.value = more
-      ? [...conversations.value, ...[...fresh].filter((c) => !shown.has(c.id))]
-      : page.conversations.flatMap((c) => (fresh.has(c) ? [c] : (shown.get(c.id) ?? []))).sort(byActivity);
+    // A first page replaces the list, except what reads started after it showed: the page may hold
+    // an older copy, or miss a conversation that has just moved up into its range.
+    const last = page.conversations.at(-1);
+    const inRange = (c: ConversationSummary) => !page.nextCursor || !last || byActivity(c, last) <= 0;
+    const kept = more ? conversations.value : conversations.value.filter((c) => superseded(c.id, read) && inRange(c));
+    const list = new Map(kept.map((c) => [c.id, c]));
+    for (const c of fresh) list.set(c.id, c);
+    conversations.value = [...list.values()].sort(byActivity);
     listState.value = { loading: false, error: null, nextCursor: page.nextCursor };
   } catch (e) {
     if (mine === generation) listState.value = { ...listState.value, loading: false, error: (e as Error).message };

@@ -59,7 +59,7 @@ export async function openThread(workspaceId: string, id: string, listed: Conver
   thread.value = { conversationId: id, summary: listed ?? null, messages: [], notes: [], olderCursor: null, loading: true, error: null, firstUnread: null };
   // What frames and reads of an earlier visit said has been superseded by what D1 holds now.
   live = null;
-  shownRead = null;
+  summaryRead = 0;
   const read = startRead();
   const detail = ok(api.GET("/workspaces/{workspaceId}/conversations/{id}", path(workspaceId, id))).then((d) => {
     showSummary(id, d, read);
@@ -136,13 +136,13 @@ export const upsertNote = (conversationId: string, note: Note) =>
  * any D1 copy older than it. A frame with a lower revision than the one before means the
  * conversation was erased and began again: the old frames no longer count.
  */
-let shownRead: { conversationId: string; read: number } | null = null;
+let summaryRead = 0;
 let live: { conversationId: string; rev: number; fields: Partial<ConversationSummary> } | null = null;
 
 /** A summary read from D1 (or answered by a change the agent made) by the read numbered `read`. */
 export function showSummary(conversationId: string, summary: ConversationSummary, read: number) {
-  if (shownRead?.conversationId === conversationId && shownRead.read > read) return;
-  shownRead = { conversationId, read };
+  if (thread.value?.conversationId !== conversationId || summaryRead > read) return;
+  summaryRead = read;
   update(conversationId, () => ({
     summary: live?.conversationId === conversationId && live.rev > summary.rev ? { ...summary, ...live.fields } : summary,
   }));
@@ -150,7 +150,13 @@ export function showSummary(conversationId: string, summary: ConversationSummary
 
 /** A live frame's summary fields, at the conversation revision `rev`. */
 export function applyFrame(conversationId: string, fields: Partial<ConversationSummary>, rev: number) {
+  if (thread.value?.conversationId !== conversationId) return;
   const continues = live?.conversationId === conversationId && rev >= live.rev;
   live = { conversationId, rev, fields: continues ? { ...live!.fields, ...fields } : fields };
   update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...fields } : null }));
+}
+
+/** A socket's greeting: a revision below the frames' means the conversation was erased and began again. */
+export function conversationAt(conversationId: string, rev: number) {
+  if (live?.conversationId === conversationId && rev < live.rev) live = null;
 }
