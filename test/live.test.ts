@@ -14,6 +14,14 @@ const customerNumber = () => `1555400${String(++next).padStart(4, "0")}`;
 const isMessage = (externalId: string, statusValue?: string) => (f: Frame) =>
   f.type === "message" && f.message.externalId === externalId && (statusValue === undefined || f.message.status === statusValue);
 
+/** The greeting a conversation's socket opens with (its revision now); the socket is closed again. */
+async function greeting(as: Agent, conversationId: string): Promise<Frame> {
+  const socket = await openLive(as, { conversationId });
+  const hello = (await socket.until((f) => f.type === "hello")).find((f) => f.type === "hello")!;
+  socket.close();
+  return hello;
+}
+
 describe("live updates", () => {
   let agent: Agent;
   let owner: Agent;
@@ -79,9 +87,7 @@ describe("live updates", () => {
     const customer = customerNumber();
     await postOk(whatsappPost([inbound(customer, "wamid.RESUME_1", Date.now())]));
     const id = conversationOf("whatsapp", customer);
-    const first = await openLive(agent, { conversationId: id });
-    const hello = (await first.until((f) => f.type === "hello")).find((f) => f.type === "hello")!;
-    first.close();
+    const hello = await greeting(agent, id);
     await postOk(whatsappPost([inbound(customer, "wamid.RESUME_2", Date.now()), echo(customer, "wamid.RESUME_3", Date.now())]));
     await postOk(whatsappPost([status(customer, "wamid.RESUME_3", "sent", Date.now()), status(customer, "wamid.RESUME_3", "read", Date.now())]));
 
@@ -100,9 +106,7 @@ describe("live updates", () => {
     const customer = customerNumber();
     await postOk(whatsappPost([inbound(customer, "wamid.AHEAD_1", Date.now())]));
     const id = conversationOf("whatsapp", customer);
-    const first = await openLive(agent, { conversationId: id });
-    const hello = (await first.until((f) => f.type === "hello")).find((f) => f.type === "hello")!;
-    first.close();
+    const hello = await greeting(agent, id);
 
     const resumed = await openLive(agent, { conversationId: id, since: hello.rev + 40 });
     const frames = await resumed.until((f) => f.type === "hello");

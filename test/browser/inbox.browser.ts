@@ -209,6 +209,26 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     }
   });
 
+  test("a list page read before a new conversation arrived does not drop it from the list", async () => {
+    const status = owner.getByRole("form", { name: "Filter conversations" }).getByLabel("Status");
+    // The page a filter change asks for is answered (without the new conversation) only after the
+    // conversation's own re-read has put it in the list.
+    const pageRead = await holdGets(owner, /\/api\/workspaces\/[^/]+\/conversations\?/);
+    const row = conversationRows(owner).filter({ hasText: "Newer Customer" });
+    try {
+      await status.selectOption("open");
+      await pageRead.fetched(1);
+      pageRead.passAll();
+      await stack.webhook("whatsapp", [waText({ account: WA, customer: { waId: "4915100000004", name: "Newer Customer" }, id: `wamid.newer-${Date.now()}`, ts: Date.now() + 2_000 }, "Hello there")]);
+      await row.waitFor({ timeout: 15_000 });
+      await pageRead.release();
+      assert.equal(await row.count(), 1, "the page read before it removed the new conversation");
+    } finally {
+      await pageRead.stop();
+    }
+    await status.selectOption("");
+  });
+
   test("a conversation's summary read before a live change does not turn the open thread back", async () => {
     const customer = { waId: "4915100000003", name: "Late Customer" };
     await stack.webhook("whatsapp", [waText({ account: WA, customer, id: `wamid.late-1-${Date.now()}`, ts: Date.now() - 30 * 3600_000 }, "Do you ship abroad?")]);

@@ -137,26 +137,25 @@ export const upsertNote = (conversationId: string, note: Note) =>
  * conversation was erased and began again: the old frames no longer count.
  */
 let summaryRead = 0;
-let live: { conversationId: string; rev: number; fields: Partial<ConversationSummary> } | null = null;
+let live: { rev: number; fields: Partial<ConversationSummary> } | null = null;
+/** Both belong to the open conversation: openThread starts them afresh, and others' answers are ignored. */
+const isOpen = (conversationId: string) => thread.value?.conversationId === conversationId;
 
 /** A summary read from D1 (or answered by a change the agent made) by the read numbered `read`. */
 export function showSummary(conversationId: string, summary: ConversationSummary, read: number) {
-  if (thread.value?.conversationId !== conversationId || summaryRead > read) return;
+  if (!isOpen(conversationId) || summaryRead > read) return;
   summaryRead = read;
-  update(conversationId, () => ({
-    summary: live?.conversationId === conversationId && live.rev > summary.rev ? { ...summary, ...live.fields } : summary,
-  }));
+  update(conversationId, () => ({ summary: live && live.rev > summary.rev ? { ...summary, ...live.fields } : summary }));
 }
 
 /** A live frame's summary fields, at the conversation revision `rev`. */
 export function applyFrame(conversationId: string, fields: Partial<ConversationSummary>, rev: number) {
-  if (thread.value?.conversationId !== conversationId) return;
-  const continues = live?.conversationId === conversationId && rev >= live.rev;
-  live = { conversationId, rev, fields: continues ? { ...live!.fields, ...fields } : fields };
+  if (!isOpen(conversationId)) return;
+  live = { rev, fields: live && rev >= live.rev ? { ...live.fields, ...fields } : fields };
   update(conversationId, (t) => ({ summary: t.summary ? { ...t.summary, ...fields } : null }));
 }
 
 /** A socket's greeting: a revision below the frames' means the conversation was erased and began again. */
 export function conversationAt(conversationId: string, rev: number) {
-  if (live?.conversationId === conversationId && rev < live.rev) live = null;
+  if (isOpen(conversationId) && live && rev < live.rev) live = null;
 }
