@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { waText, type WaAccount } from "../../scripts/meta-simulator/payloads.ts";
 import { accessibilityViolations, focusIsVisible, sidewaysOverflow } from "./accessibility.ts";
-import { launch, openPage, screenshot } from "./browser.ts";
+import { closeContext, launch, openPage, screenshot } from "./browser.ts";
 import { connectWhatsApp, conversationRows, signUp } from "./flows.ts";
 import { startStack, type Stack } from "./stack.ts";
 
@@ -125,7 +125,7 @@ describe("accessibility in Chromium", { timeout: 600_000 }, () => {
         await inside.context.addCookies(await owner.context().cookies());
         [signedOut, signedIn, contexts] = [out.page, inside.page, [out.context, inside.context]];
       });
-      after(() => Promise.all(contexts.map((c) => c.close())));
+      after(() => Promise.all(contexts.map(closeContext)));
       const narrow = viewport.width < 400;
       for (const [name, open] of Object.entries(SIGNED_OUT)) test(`${name} meets WCAG 2.1 AA`, () => open(signedOut).then(() => audit(signedOut, `${name} ${label}`, narrow)));
       for (const [name, open] of Object.entries(SIGNED_IN)) test(`${name} meets WCAG 2.1 AA`, () => open(signedIn).then(() => audit(signedIn, `${name} ${label}`, narrow)));
@@ -147,7 +147,7 @@ describe("accessibility in Chromium", { timeout: 600_000 }, () => {
     const rules = (await accessibilityViolations(page)).map((line) => line.split(" ")[0]);
     assert.ok(rules.includes("color-contrast") && rules.includes("label"), `axe reports both (reported ${rules.join(", ")})`);
     assert.equal((await focusIsVisible(page)).visible, false);
-    await context.close();
+    await closeContext(context);
   });
 
   test("focus is visible on everything the keyboard reaches in the inbox and a thread", async () => {

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { mDeleted, mText, waText, type WaAccount } from "../../scripts/meta-simulator/payloads.ts";
-import { holdGets, launch, openPage, screenshot } from "./browser.ts";
+import { closeContext, holdGets, launch, openPage, screenshot } from "./browser.ts";
 import { connectWhatsApp, conversationRows, mainNav, metaWindow, openConnectDialog, signUp } from "./flows.ts";
 import { startStack, type Stack } from "./stack.ts";
 
@@ -371,7 +371,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await conversationRows(agent).filter({ hasText: "One more question for the team" }).waitFor({ timeout: 15_000 });
     await mainNav(owner, "Inbox").click();
     await conversationRows(owner).filter({ hasText: "One more question for the team" }).waitFor({ timeout: 15_000 });
-    await context.close();
+    await closeContext(context);
   });
 
   test("works at 375 px wide", async () => {
@@ -391,7 +391,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"));
     assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
     await screenshot(page, "11-inbox-375px");
-    await context.close();
+    await closeContext(context);
   });
 
   test("a forgotten password is reset through the mailed link", async () => {
@@ -412,7 +412,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await page.getByLabel("Password").fill("another long passphrase for Ben");
     await page.getByRole("button", { name: "Sign in" }).click();
     await mainNav(page, "Inbox").waitFor();
-    await context.close();
+    await closeContext(context);
   });
 
   test("no request left our origin and the CSP was never violated", () => {
