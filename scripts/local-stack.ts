@@ -109,17 +109,16 @@ export function graphSimulatorArgs(port: number, vars: Record<string, string>, w
   ];
 }
 
-export function wranglerDevArgs(port: number, vars: Record<string, string>, persistTo?: string): string[] {
+/** `wrangler dev` on `port`, through scripts/dev-server.ts (which says why it is not the CLI). */
+export function devServerArgs(port: number, vars: Record<string, string>, persistTo?: string): string[] {
   return [
-    WRANGLER,
-    "dev",
+    path.join(root, "scripts/dev-server.ts"),
     "--port",
     String(port),
     "--ip",
     "127.0.0.1",
     "--log-level",
     "warn",
-    "--show-interactive-dev-session=false",
     ...persistArgs(persistTo),
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];

@@ -3,7 +3,8 @@
  * `npm start`: the whole local stack from a fresh clone (after `npm install`).
  *  1. applies the D1 migrations to the local database (non-interactive);
  *  2. seeds the demo workspace and its channels (workers/demo-workspace.ts) idempotently;
- *  3. starts `wrangler dev` on 127.0.0.1:$PORT (default 8787) with non-secret local defaults;
+ *  3. starts the Worker in wrangler's dev server (scripts/dev-server.ts) on 127.0.0.1:$PORT (default 8787)
+ *     with non-secret local defaults;
  *  4. once it answers, starts the Meta simulator in --demo mode against it (skip with --no-demo);
  *  5. prints the URLs and credentials in use.
  * Ctrl-C stops wrangler (and workerd under it) and the simulator.
@@ -33,7 +34,7 @@ import {
   signalGroup,
   startChild as spawnChild,
   waitUntilUp,
-  wranglerDevArgs,
+  devServerArgs,
 } from "./local-stack.ts";
 
 const { values: flags } = (() => {
@@ -213,7 +214,7 @@ async function main() {
   startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), "the Graph API simulator");
 
   step(`Starting wrangler dev on ${origin}…`);
-  const dev = startChild(wranglerDevArgs(port, vars), "wrangler dev");
+  const dev = startChild(devServerArgs(port, vars), "wrangler dev");
   dev.on("exit", (code) => {
     if (!shuttingDown) void shutdown(code || 1);
   });

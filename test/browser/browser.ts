@@ -29,12 +29,7 @@ export async function openPage(browser: Browser, origin: string, viewport = { wi
   return { context, page, requests, cspViolations };
 }
 
-/**
- * Closes a context after its pages have left the app, so their sockets close with a close frame on
- * unload rather than being cut. wrangler dev has exited mid-run with an empty error, once just as
- * a suite closed its contexts with inbox sockets open. That this is the cause is not proven;
- * closing cleanly costs nothing.
- */
+/** Closes a context after its pages have left the app, so their sockets close with a close frame on unload rather than being cut. */
 export async function closeContext(context: BrowserContext): Promise<void> {
   await Promise.all(context.pages().map((page) => page.goto("about:blank").catch(() => undefined)));
   await context.close();

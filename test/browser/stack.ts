@@ -19,7 +19,7 @@ import {
   signalGroup,
   startChild,
   waitUntilUp,
-  wranglerDevArgs,
+  devServerArgs,
 } from "../../scripts/local-stack.ts";
 import { runtimeFiles } from "../../scripts/open-files.ts";
 
@@ -57,7 +57,7 @@ export async function startStack() {
     // BROWSER_TEST_LOGS=1 shows the Worker's and the simulator's output (quiet otherwise).
     const stdio = process.env.BROWSER_TEST_LOGS ? "inherit" : "ignore";
     children.push(startChild(graphSimulatorArgs(graphPort, vars, `${origin}/webhooks/meta`), stdio));
-    dev = startChild(wranglerDevArgs(port, vars, state), stdio === "inherit" ? stdio : "pipe");
+    dev = startChild(devServerArgs(port, vars, state), stdio === "inherit" ? stdio : "pipe");
     let partial = "";
     const keep = (chunk: Buffer) => {
       const lines = (partial + chunk.toString()).split("\n");
