@@ -47,6 +47,27 @@ describe("bad webhook input", () => {
     expect((await call(request)).status).toBe(413);
   });
 
+  it("answers 400 to a body that breaks off before its end (the sender went away), and stores nothing", async () => {
+    const before = await snapshot();
+    const bytes = new TextEncoder().encode(JSON.stringify(withMessageId("wamid.BROKEN_OFF")));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes.slice(0, 100));
+        controller.error(new Error("connection lost"));
+      },
+    });
+    const request = new Request("https://wechatting.test/webhooks/meta", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${"0".repeat(64)}` },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    const response = await call(request);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: { code: "unreadable_body", message: expect.any(String) } });
+    expect(await snapshot()).toEqual(before);
+  });
+
   it("answers 400 to a signed body that is not JSON, and stores nothing", async () => {
     const before = await snapshot();
     for (const body of ["not json", "{\"object\":", ""]) {

@@ -68,7 +68,9 @@ export const webhooks = new Hono<{ Bindings: Cloudflare.Env }>()
       if (error instanceof BodyTooLarge) {
         return errorResponse(c, 413, "payload_too_large", `Webhook bodies are limited to ${limit} bytes`);
       }
-      throw error;
+      // The sender went away mid-body (or sent less than it declared): there is nothing to store,
+      // and Meta delivers again what it did not see acknowledged.
+      return errorResponse(c, 400, "unreadable_body", "The request body ended before it was complete");
     }
     const secrets = [c.env.META_APP_SECRET, c.env.META_APP_SECRET_PREVIOUS].filter((s): s is string => !!s);
     const check = await verifyWebhookSignature(c.req.header("x-hub-signature-256"), raw, secrets);
