@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from "playwright-core";
+import { chromium, type APIResponse, type Browser, type BrowserContext, type Page, type Route } from "playwright-core";
 
 export const ARTIFACTS = path.join(import.meta.dirname, "artifacts");
 
@@ -41,6 +41,45 @@ export async function screenshot(page: Page, name: string) {
 }
 
 /**
+ * Late answers are tagged, and the page records each tagged answer once the app has read its body: a
+ * test can then wait until the app has had a late answer instead of waiting a fixed time. The
+ * record is made before the app's own `await` resumes; `heldAnswersParsed` also lets a frame pass.
+ */
+const HELD_ANSWER = "x-test-held-answer";
+let heldAnswers = 0;
+
+/** Passes the route's answer on to the page, tagged; returns the tag. */
+export async function fulfillHeld(page: Page, route: Route, response: APIResponse): Promise<string> {
+  await page.evaluate((header) => {
+    const w = globalThis as unknown as { heldParsed?: string[] };
+    if (w.heldParsed) return;
+    w.heldParsed = [];
+    // openapi-fetch reads a body of unknown length as text, any other as JSON.
+    for (const read of ["json", "text"] as const) {
+      const original = Response.prototype[read] as (this: Response) => Promise<unknown>;
+      Object.assign(Response.prototype, {
+        [read](this: Response) {
+          const tag = this.headers.get(header);
+          return original.call(this).then((value) => {
+            if (tag) w.heldParsed!.push(tag);
+            return value;
+          });
+        },
+      });
+    }
+  }, HELD_ANSWER);
+  const tag = String(++heldAnswers);
+  await route.fulfill({ response, headers: { ...response.headers(), [HELD_ANSWER]: tag } });
+  return tag;
+}
+
+/** Resolves once the app has parsed every tagged answer, and a frame has passed since. */
+export async function heldAnswersParsed(page: Page, tags: readonly string[]): Promise<void> {
+  await page.waitForFunction((expected) => expected.every((tag) => (globalThis as unknown as { heldParsed?: string[] }).heldParsed?.includes(tag)), tags);
+  await page.evaluate(`new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))`);
+}
+
+/**
  * Holds back the answers to GETs whose address matches `url` until released: each is fetched at
  * once, so it says what the server held at that moment, but reaches the page only later. This is
  * how a test makes an earlier read answer after a later one.
@@ -51,7 +90,7 @@ export async function holdGets(page: Page, url: RegExp) {
   let holding = true;
   let fetched = 0;
   const waiting: { count: number; resolve: () => void }[] = [];
-  const delivered: Promise<void>[] = [];
+  const delivered: Promise<string>[] = [];
   const handler = async (route: Route) => {
     if (route.request().method() !== "GET" || !holding) return route.fallback();
     const delivery = (async () => {
@@ -59,7 +98,7 @@ export async function holdGets(page: Page, url: RegExp) {
       fetched++;
       for (const w of waiting) if (fetched >= w.count) w.resolve();
       await held;
-      await route.fulfill({ response });
+      return fulfillHeld(page, route, response);
     })();
     delivered.push(delivery);
     await delivery;
@@ -70,12 +109,11 @@ export async function holdGets(page: Page, url: RegExp) {
     fetched: (count: number) => new Promise<void>((resolve) => (fetched >= count ? resolve() : waiting.push({ count, resolve }))),
     /** Later requests go through. */
     passAll: () => void (holding = false),
-    /** Lets the held answers reach the page, then gives the page a moment to apply them. */
+    /** Lets the held answers reach the page, and resolves once the app has had them. */
     async release(): Promise<void> {
       holding = false;
       letGo();
-      await Promise.all(delivered);
-      await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 250)));
+      await heldAnswersParsed(page, await Promise.all(delivered));
     },
     async stop(): Promise<void> {
       holding = false;

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { mDeleted, mText, waText, type WaAccount } from "../../scripts/meta-simulator/payloads.ts";
-import { closeContext, holdGets, launch, openPage, screenshot } from "./browser.ts";
+import { closeContext, fulfillHeld, heldAnswersParsed, holdGets, launch, openPage, screenshot } from "./browser.ts";
 import { connectWhatsApp, conversationRows, mainNav, metaWindow, openConnectDialog, signUp } from "./flows.ts";
 import { startStack, type Stack } from "./stack.ts";
 
@@ -161,12 +161,13 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     // live failure; hold it back until the failure shows, so the thread must keep the newer state.
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let delivered: Promise<string> | undefined;
     const sendRoute = "**/conversations/*/messages";
     await owner.route(sendRoute, async (route) => {
       if (route.request().method() !== "POST") return route.fallback();
       const response = await route.fetch();
       await held;
-      await route.fulfill({ response });
+      await (delivered = fulfillHeld(owner, route, response));
     });
     const answered = owner.waitForResponse((r) => r.request().method() === "POST" && /\/conversations\/[^/]+\/messages$/.test(r.url()));
     try {
@@ -176,8 +177,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
       await failure.waitFor({ timeout: 20_000 });
       release();
       assert.equal((await answered).status(), 202);
-      // Let the page apply the late answer before looking again.
-      await owner.evaluate(() => new Promise((resolve) => setTimeout(resolve, 250)));
+      await heldAnswersParsed(owner, [await delivered!]);
       const bubble = owner.getByRole("article").filter({ hasText: "This one will fail" });
       assert.equal(await bubble.locator("[data-status]").getAttribute("data-status"), "failed");
       await failure.waitFor({ timeout: 1_000 });
