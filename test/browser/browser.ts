@@ -49,7 +49,7 @@ const HELD_ANSWER = "x-test-held-answer";
 let heldAnswers = 0;
 
 /** Passes the route's answer on to the page, tagged; returns the tag. */
-export async function fulfillHeld(page: Page, route: Route, response: APIResponse): Promise<string> {
+async function fulfillHeld(page: Page, route: Route, response: APIResponse): Promise<string> {
   await page.evaluate((header) => {
     const w = globalThis as unknown as { heldParsed?: string[] };
     if (w.heldParsed) return;
@@ -74,17 +74,17 @@ export async function fulfillHeld(page: Page, route: Route, response: APIRespons
 }
 
 /** Resolves once the app has parsed every tagged answer, and a frame has passed since. */
-export async function heldAnswersParsed(page: Page, tags: readonly string[]): Promise<void> {
+async function heldAnswersParsed(page: Page, tags: readonly string[]): Promise<void> {
   await page.waitForFunction((expected) => expected.every((tag) => (globalThis as unknown as { heldParsed?: string[] }).heldParsed?.includes(tag)), tags);
   await page.evaluate(`new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))`);
 }
 
 /**
- * Holds back the answers to GETs whose address matches `url` until released: each is fetched at
- * once, so it says what the server held at that moment, but reaches the page only later. This is
- * how a test makes an earlier read answer after a later one.
+ * Holds back the answers to requests (GETs unless told) whose address matches `url` until released:
+ * each is fetched at once, so it says what the server held at that moment, but reaches the page only
+ * later. This is how a test makes an earlier read answer after a later one.
  */
-export async function holdGets(page: Page, url: RegExp) {
+export async function holdAnswers(page: Page, url: RegExp, method = "GET") {
   let letGo!: () => void;
   const held = new Promise<void>((resolve) => (letGo = resolve));
   let holding = true;
@@ -92,7 +92,7 @@ export async function holdGets(page: Page, url: RegExp) {
   const waiting: { count: number; resolve: () => void }[] = [];
   const delivered: Promise<string>[] = [];
   const handler = async (route: Route) => {
-    if (route.request().method() !== "GET" || !holding) return route.fallback();
+    if (route.request().method() !== method || !holding) return route.fallback();
     const delivery = (async () => {
       const response = await route.fetch();
       fetched++;

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Locator, Page } from "playwright-core";
 import { mDeleted, mText, waText, type WaAccount } from "../../scripts/meta-simulator/payloads.ts";
-import { closeContext, fulfillHeld, heldAnswersParsed, holdGets, launch, openPage, screenshot } from "./browser.ts";
+import { closeContext, holdAnswers, launch, openPage, screenshot } from "./browser.ts";
 import { connectWhatsApp, conversationRows, mainNav, metaWindow, openConnectDialog, signUp } from "./flows.ts";
 import { startStack, type Stack } from "./stack.ts";
 
@@ -159,31 +159,21 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await stack.simulator("send-faults", { code: 131026, times: 1 });
     // The send's own answer (the message as it was queued: pending) can reach the page after the
     // live failure; hold it back until the failure shows, so the thread must keep the newer state.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let delivered: Promise<string> | undefined;
-    const sendRoute = "**/conversations/*/messages";
-    await owner.route(sendRoute, async (route) => {
-      if (route.request().method() !== "POST") return route.fallback();
-      const response = await route.fetch();
-      await held;
-      await (delivered = fulfillHeld(owner, route, response));
-    });
-    const answered = owner.waitForResponse((r) => r.request().method() === "POST" && /\/conversations\/[^/]+\/messages$/.test(r.url()));
+    const sendUrl = /\/conversations\/[^/]+\/messages$/;
+    const send = await holdAnswers(owner, sendUrl, "POST");
+    const answered = owner.waitForResponse((r) => r.request().method() === "POST" && sendUrl.test(r.url()));
     try {
       await owner.getByLabel("Message to the customer").fill("This one will fail");
       await owner.getByRole("button", { name: "Send" }).click();
       const failure = owner.getByRole("alert").filter({ hasText: /could not deliver/ });
       await failure.waitFor({ timeout: 20_000 });
-      release();
+      await send.release();
       assert.equal((await answered).status(), 202);
-      await heldAnswersParsed(owner, [await delivered!]);
       const bubble = owner.getByRole("article").filter({ hasText: "This one will fail" });
       assert.equal(await bubble.locator("[data-status]").getAttribute("data-status"), "failed");
       await failure.waitFor({ timeout: 1_000 });
     } finally {
-      release();
-      await owner.unroute(sendRoute);
+      await send.stop();
     }
     await screenshot(owner, "07-failed-send");
   });
@@ -192,7 +182,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const clara = conversationRows(owner).filter({ hasText: "Clara Customer" });
     const customer = { waId: "4915112345678", name: "Clara Customer" };
     // The first live change's re-read is answered (as D1 had it then) only after the second's.
-    const reread = await holdGets(owner, await summaryUrl(clara));
+    const reread = await holdAnswers(owner, await summaryUrl(clara));
     // Meta's timestamps are whole seconds: in the second of the agent's last send (the test before)
     // they would sort before it, and the entry would rightly go on showing the send.
     const at = Date.now() + 2_000;
@@ -213,7 +203,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     const status = owner.getByRole("form", { name: "Filter conversations" }).getByLabel("Status");
     // The page a filter change asks for is answered (without the new conversation) only after the
     // conversation's own re-read has put it in the list.
-    const pageRead = await holdGets(owner, /\/api\/workspaces\/[^/]+\/conversations\?/);
+    const pageRead = await holdAnswers(owner, /\/api\/workspaces\/[^/]+\/conversations\?/);
     const row = conversationRows(owner).filter({ hasText: "Newer Customer" });
     try {
       await status.selectOption("open");
@@ -237,7 +227,7 @@ describe("the inbox in Chromium", { timeout: 600_000 }, () => {
     await row.waitFor();
     // The detail asked for on opening and the one re-read when its socket opens both answer as D1
     // had it (window closed), but only after the customer's new message has reopened it live.
-    const reads = await holdGets(owner, await summaryUrl(row));
+    const reads = await holdAnswers(owner, await summaryUrl(row));
     const socket = owner.waitForEvent("websocket", (ws) => /\/conversations\/[^/]+\/live/.test(ws.url()));
     try {
       await row.click();
