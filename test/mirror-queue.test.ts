@@ -57,7 +57,7 @@ describe("the isolate's D1 mirror queue", () => {
     expect(rows.results).toEqual([{ id: "q4" }, { id: "q5" }]);
   });
 
-  describe("groups D1 writes while requests are still producing batches", () => {
+  describe("groups D1 writes that follow each other closely", () => {
     function counted() {
       const counter = { transactions: 0, env: env };
       counter.env = {
@@ -72,56 +72,39 @@ describe("the isolate's D1 mirror queue", () => {
       return counter;
     }
 
-    it("under load writes what arrived during one interval in a single D1 transaction", async () => {
+    it("writes what is queued within an interval of a write together, in the next write", async () => {
       const counter = counted();
-      const queue = new MirrorQueue(400, 5_000, 20_000, 1_000);
-      const drains: (Promise<void> | undefined)[] = [];
-      // Three requests in flight, finishing one after another while the first batch is written.
-      const inFlight = ["q7", "q8", "q9"].map((id, i) =>
-        queue.producing(async () => {
-          await scheduler.wait(50 * (i + 1));
-          drains.push(queue.enqueue(counter.env, batch(id)));
-        }),
-      );
-      drains.push(queue.enqueue(counter.env, batch("q6")));
-      await Promise.all(inFlight);
-      await Promise.all(drains);
+      const queue = new MirrorQueue(400, 5_000, 20_000, 500);
+      // The first batch is written at once; three more follow it closely, one after another.
+      const drain = queue.enqueue(counter.env, batch("q6"));
+      for (const id of ["q7", "q8", "q9"]) {
+        await scheduler.wait(50);
+        expect(queue.enqueue(counter.env, batch(id))).toBeUndefined();
+      }
+      expect(counter.transactions).toBe(1);
+      await drain;
       expect(counter.transactions).toBe(2);
       const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q6', 'q7', 'q8', 'q9') ORDER BY id`).all();
       expect(rows.results).toEqual([{ id: "q6" }, { id: "q7" }, { id: "q8" }, { id: "q9" }]);
     });
 
-    it("writes a lone request's batch at once after a quiet spell", async () => {
+    it("writes a lone request's batch at once after a quiet interval", async () => {
       const counter = counted();
-      const queue = new MirrorQueue(400, 5_000, 20_000, 60_000, 300);
+      const queue = new MirrorQueue(400, 5_000, 20_000, 300);
       await queue.enqueue(counter.env, batch("q10"));
       await scheduler.wait(400);
       const drain = queue.enqueue(counter.env, batch("q11"));
-      // Neither the flush interval (60 s) nor the linger (300 ms) delays it; the drain lingers after it.
+      // The interval (300 ms) has passed since the last write, so nothing delays it.
       await scheduler.wait(150);
       expect(counter.transactions).toBe(2);
       await drain;
-    });
-
-    it("lets batches that follow a write closely share the next one, though no request is producing", async () => {
-      const counter = counted();
-      const queue = new MirrorQueue(400, 5_000, 20_000, 60_000, 200);
-      const drain = queue.enqueue(counter.env, batch("q12"));
-      await scheduler.wait(50);
-      // The drain that wrote q12 lingers and takes both.
-      expect(queue.enqueue(counter.env, batch("q13"))).toBeUndefined();
-      expect(queue.enqueue(counter.env, batch("q14"))).toBeUndefined();
-      await drain;
-      expect(counter.transactions).toBe(2);
-      const rows = await env.DB.prepare(`SELECT id FROM conversations WHERE id IN ('q12', 'q13', 'q14') ORDER BY id`).all();
-      expect(rows.results).toEqual([{ id: "q12" }, { id: "q13" }, { id: "q14" }]);
     });
   });
 
   it("still writes a batch queued while a drain's last write ran past its budget", async () => {
     // Every D1 write takes 150 ms, longer than the drain's 100 ms budget.
     const slow = slowEnv(150);
-    const queue = new MirrorQueue(400, 100, 20_000, 1_000, 10);
+    const queue = new MirrorQueue(400, 100, 20_000, 10);
     const drain = queue.enqueue(slow.env, batch("q15"));
     await slow.started(1);
     expect(queue.enqueue(slow.env, batch("q16"))).toBeUndefined();
@@ -132,7 +115,7 @@ describe("the isolate's D1 mirror queue", () => {
 
   it("after its budget a drain hands over: a batch queued during its last write starts a drain of its own", async () => {
     const slow = slowEnv(150);
-    const queue = new MirrorQueue(400, 100, 20_000, 1_000, 10);
+    const queue = new MirrorQueue(400, 100, 20_000, 10);
     const startedAt = Date.now();
     const first = queue.enqueue(slow.env, batch("q17"), startedAt);
     let firstDone = false;

@@ -105,7 +105,7 @@ export async function ingest(
           async (batchHeader, segments) => {
             // The id object from idFromName, not its string parsed back: this runs for every POST.
             const stub = env.CONVERSATION.get(id);
-            const result = await mirrorQueue.producing(() => stub.ingest(batchHeader, segments));
+            const result = await stub.ingest(batchHeader, segments);
             if (result.mirror) {
               const drain = mirrorQueue.enqueue(env, result.mirror);
               if (drain) options.waitUntil(drain);

@@ -180,7 +180,6 @@ export class MirrorQueue {
   #pending: MirrorBatch[] = [];
   #drainStartedAt: number | null = null;
   #lastFlushAt = 0;
-  #producing = 0;
 
   constructor(
     private readonly maxBatches = 400,
@@ -193,30 +192,16 @@ export class MirrorQueue {
     /** Memory bound: beyond it the oldest batches are left to the DOs' alarms. */
     private readonly maxPending = 20_000,
     /**
-     * While other requests are still producing batches, a drain waits for them up to this long
-     * after its previous write (unless a full batch is waiting). Each D1 transaction costs more
-     * than the rows in it (locally about 1 ms of CPU: half of an ingest when every request flushed
-     * on its own), so under load writes are grouped; a lone request is written at once.
+     * A drain writes at most once per interval; what is queued meanwhile goes in the next write.
+     * A D1 transaction and its live announcement (an Inbox object commit) cost far more than the
+     * rows in them, so when requests came one after another (one sender, a hot conversation) and
+     * each had its own write, those writes cost more than the requests (BENCHMARKS.md, "D1 mirror:
+     * one write per interval"). A lone request after a quiet interval is still written at once,
+     * and only the inbox list waits: an open conversation's socket hears from its object directly.
+     * Longer intervals saved no more CPU there, and added more to the list's live updates.
      */
-    private readonly flushIntervalMs = 100,
-    /**
-     * How long after a write a drain waits for more when no request is producing: requests that
-     * follow each other closely (one sender, or one hot conversation whose calls go one at a time)
-     * then share a D1 commit and a live announcement instead of paying one each, which cost more
-     * than the rest of such a request. A lone request after a quiet spell is still written at once.
-     */
-    private readonly lingerMs = 10,
+    private readonly flushIntervalMs = 50,
   ) {}
-
-  /** Runs work that will queue a batch (a conversation's ingest), so drains know to wait for it. */
-  async producing<T>(work: () => Promise<T>): Promise<T> {
-    this.#producing++;
-    try {
-      return await work();
-    } finally {
-      this.#producing--;
-    }
-  }
 
   /** Queues a batch; returns the drain promise if this call started one, for `waitUntil`. */
   enqueue(env: Cloudflare.Env, batch: MirrorBatch, now = Date.now()): Promise<void> | undefined {
@@ -234,13 +219,12 @@ export class MirrorQueue {
     try {
       for (;;) {
         const spent = pastBudget();
+        const wait = this.#lastFlushAt + this.flushIntervalMs - Date.now();
         if (this.#pending.length === 0) {
-          const linger = this.#lastFlushAt + this.lingerMs - Date.now();
-          if (linger <= 0 || spent) break;
-          await scheduler.wait(linger);
+          if (wait <= 0 || spent) break;
+          await scheduler.wait(wait);
           continue;
         }
-        const wait = this.#lastFlushAt + (this.#producing > 0 ? this.flushIntervalMs : this.lingerMs) - Date.now();
         if (wait > 0 && !spent && this.#pending.length < this.maxBatches) await scheduler.wait(wait);
         // Past its budget a drain hands over before its last write: what is queued meanwhile starts
         // a fresh drain in its own request instead of waiting here for a write that will not come.
