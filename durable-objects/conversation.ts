@@ -365,6 +365,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         this.saveState();
       });
       this.publish(fromRev);
+      await this.armMirrorCheck(MIRROR_CHECK_MS);
       return { ok: true as const, message: toStoredMessage(this.messageRow(request.target)!), mirror: this.collectMirror(fromRev) };
     });
   }
@@ -403,6 +404,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       state.rev++;
       this.saveState();
       this.publish(fromRev);
+      await this.armMirrorCheck(MIRROR_CHECK_MS);
     }
     return { ok: true, view: this.viewOf(state, now), mirror: changed ? this.collectMirror(fromRev) : null };
   }
@@ -417,6 +419,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       .one();
     this.saveState();
     this.publish(fromRev);
+    await this.armMirrorCheck(MIRROR_CHECK_MS);
     // Notes stay here (never in D1's message mirror); the conversation's revision still moves forward.
     return { ok: true, note: noteView(row), mirror: this.collectMirror(fromRev) };
   }
@@ -600,17 +603,18 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
   private async armNext(now: number): Promise<void> {
     const state = this.state;
     const head = this.sql.exec<{ next_at: number }>(`SELECT next_at FROM outbox ORDER BY seq LIMIT 1`).toArray()[0];
-    const mirrorAt =
-      state && state.mirrored_rev < state.rev
-        ? now + (state.mirror_failures > 0 ? Math.min(MIRROR_RETRY_MAX_MS, 1_000 * 2 ** state.mirror_failures) : 0)
-        : null;
-    if (mirrorAt !== null) this.mirrorDueAt = mirrorAt;
+    const mirrorAt = state && state.mirrored_rev < state.rev ? Math.max(now, this.mirrorDueAt) : null;
     const next = Math.min(head?.next_at ?? Infinity, mirrorAt ?? Infinity);
     if (Number.isFinite(next)) await this.arm(next);
   }
 
-  /** Confirms the Worker's flush landed, otherwise sends the missing rows ourselves. */
+  /**
+   * Confirms the Worker's flush landed, otherwise sends the missing rows ourselves. It answers for
+   * the revisions there were when it began: a change made while it waited on D1 has armed a check
+   * of its own, and checking again at once for it would only race the Worker's flush of it.
+   */
   private async checkMirror(state: ConversationRow): Promise<void> {
+    const target = state.rev;
     try {
       const inD1 = await mirroredRevision(this.env.DB, state.conversation_id);
       if (inD1 < state.rev) {
@@ -622,8 +626,11 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         state.mirrored_rev = inD1;
       }
       state.mirror_failures = 0;
+      // Set after the awaits, so a change made meanwhile cannot postpone the rest of a re-send.
+      if (state.mirrored_rev < target) this.mirrorDueAt = 0;
     } catch (error) {
       state.mirror_failures++;
+      this.mirrorDueAt = Date.now() + Math.min(MIRROR_RETRY_MAX_MS, 1_000 * 2 ** state.mirror_failures);
       console.warn(`conversation ${state.conversation_id}: D1 mirror attempt ${state.mirror_failures} failed`, error);
     }
     this.saveState();

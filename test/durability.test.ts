@@ -17,6 +17,11 @@ async function d1Messages(conversation: string): Promise<string[]> {
   return results.map((r) => r.external_id);
 }
 
+async function d1Status(conversation: string): Promise<string | undefined> {
+  const row = await env.DB.prepare(`SELECT status FROM conversations WHERE id = ?`).bind(conversation).first<{ status: string }>();
+  return row?.status;
+}
+
 /** Swaps the D1 binding a Durable Object instance uses (its alarm's mirror writes). */
 function setDoDatabase(conversation: string, db: D1Database) {
   return runInDurableObject(stubOf(conversation), (instance: Conversation) => {
@@ -61,6 +66,60 @@ describe("durability", () => {
     expect(row).toEqual({ message_count: 3, last_message_preview: "reply wamid.D1_DURING_2" });
     const status_ = await env.DB.prepare(`SELECT status FROM messages WHERE external_id = 'wamid.D1_DURING_2'`).first();
     expect(status_).toEqual({ status: "read" });
+  });
+
+  it("brings D1 up to a workflow change whose own mirror write never happened", async () => {
+    const customer = "15552220005";
+    const conversation = conversationOf("whatsapp", customer);
+    const stub = stubOf(conversation);
+    await postOk(whatsappPost([inbound(customer, "wamid.WORKFLOW_1", T0)]));
+    // The message's check finds D1 complete and leaves no alarm behind.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+
+    // The route writes the change to D1 after the object made it; here that write is lost.
+    expect((await stub.updateWorkflow({ status: "resolved" })).ok).toBe(true);
+    expect(await d1Status(conversation)).toBe("open");
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await d1Status(conversation)).toBe("resolved");
+  });
+
+  it("leaves a change made while a mirror check waited on D1 to that change's own check, 30 s on", async () => {
+    const customer = "15552220006";
+    const conversation = conversationOf("whatsapp", customer);
+    const stub = stubOf(conversation);
+    const outage = { ...env, DB: d1Outage };
+    await postOk(whatsappPost([inbound(customer, "wamid.RACE_1", T0)]));
+    // The Worker's flush of this one fails, so the check has to send it itself.
+    expect((await postWebhook(whatsappPost([inbound(customer, "wamid.RACE_2", T0 + 1000)]), outage)).status).toBe(200);
+
+    // Flags, not promises: each side waits on its own timers, as I/O may not follow a wait on a
+    // promise that the other side (the object, the test) settles.
+    const write = { started: false, released: false };
+    const holdingDB = new Proxy(env.DB, {
+      get: (target, property) =>
+        property === "batch"
+          ? async (statements: D1PreparedStatement[]) => {
+              write.started = true;
+              while (!write.released) await scheduler.wait(5);
+              return target.batch(statements);
+            }
+          : Reflect.get(target, property).bind(target),
+    }) as D1Database;
+    await setDoDatabase(conversation, holdingDB);
+    const check = runDurableObjectAlarm(stub);
+    while (!write.started) await scheduler.wait(5);
+    // A message arrives while the check's write is on its way; the Worker's flush of it is lost too.
+    expect((await postWebhook(whatsappPost([inbound(customer, "wamid.RACE_3", T0 + 2000)]), outage)).status).toBe(200);
+    write.released = true;
+    expect(await check).toBe(true);
+    expect(await d1Messages(conversation)).toEqual(["wamid.RACE_1", "wamid.RACE_2"]);
+
+    const next = await runInDurableObject(stub, (_: Conversation, state: DurableObjectState) => state.storage.getAlarm());
+    expect(next).toBeGreaterThan(Date.now() + 20_000);
+    await setDoDatabase(conversation, env.DB);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await d1Messages(conversation)).toEqual(["wamid.RACE_1", "wamid.RACE_2", "wamid.RACE_3"]);
   });
 
   it("answers 503 and stores nothing when it cannot even tell which channel an event is for", async () => {
