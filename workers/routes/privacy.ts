@@ -369,14 +369,14 @@ const contactsManage = requirePermission("contacts.manage");
  */
 export const hideRestrictedConversations = () =>
   createMiddleware<WorkspaceEnv>(async (c, next) => {
-    const conversationId = c.req.param("conversationId");
+    const conversationId = c.req.param("id");
     if (conversationId && !can(c.var.role, "contacts.manage") && (await isContactRestricted(c.env.DB, `ct_${conversationId}`))) {
       return errorResponse(c, 404, "not_found", "No such conversation");
     }
     await next();
   });
-workspacePrivacyRoutes.use("/workspaces/:workspaceId/conversations/:conversationId", hideRestrictedConversations());
-workspacePrivacyRoutes.use("/workspaces/:workspaceId/conversations/:conversationId/*", hideRestrictedConversations());
+workspacePrivacyRoutes.use("/workspaces/:workspaceId/conversations/:id", hideRestrictedConversations());
+workspacePrivacyRoutes.use("/workspaces/:workspaceId/conversations/:id/*", hideRestrictedConversations());
 
 async function contactOr404<T>(c: Context<WorkspaceEnv>, contactId: string, then: (contact: Contact) => Promise<T>) {
   const contact = await findContact(c.env.DB, c.var.workspaceId, contactId);
