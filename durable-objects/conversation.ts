@@ -237,8 +237,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     }
     if (state.rev === fromRev) return { counts, mirror: null };
     const mirror = this.collectMirror(fromRev, Number.MAX_SAFE_INTEGER, [...written.values()].sort((a, b) => a.row.rev - b.row.rev));
-    this.publish(fromRev);
-    await this.armMirrorCheck(MIRROR_CHECK_MS);
+    await this.afterChange(fromRev);
     return { counts, mirror };
   }
 
@@ -364,8 +363,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
         this.addReceipt(key, request.target, { kind: "reaction", data: { key, actor: "out", emoji: request.emoji, timestamp: now } });
         this.saveState();
       });
-      this.publish(fromRev);
-      await this.armMirrorCheck(MIRROR_CHECK_MS);
+      await this.afterChange(fromRev);
       return { ok: true as const, message: toStoredMessage(this.messageRow(request.target)!), mirror: this.collectMirror(fromRev) };
     });
   }
@@ -403,8 +401,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       Object.assign(state, next);
       state.rev++;
       this.saveState();
-      this.publish(fromRev);
-      await this.armMirrorCheck(MIRROR_CHECK_MS);
+      await this.afterChange(fromRev);
     }
     return { ok: true, view: this.viewOf(state, now), mirror: changed ? this.collectMirror(fromRev) : null };
   }
@@ -418,8 +415,7 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
       .exec<NoteRow>(`INSERT INTO notes (author_id, text, created_at, rev) VALUES (?, ?, ?, ?) RETURNING *`, authorId, text, now, state.rev)
       .one();
     this.saveState();
-    this.publish(fromRev);
-    await this.armMirrorCheck(MIRROR_CHECK_MS);
+    await this.afterChange(fromRev);
     // Notes stay here (never in D1's message mirror); the conversation's revision still moves forward.
     return { ok: true, note: noteView(row), mirror: this.collectMirror(fromRev) };
   }
@@ -593,8 +589,13 @@ export class Conversation extends DurableObject<Cloudflare.Env> {
     await this.ctx.storage.setAlarm(at);
   }
 
-  private async armMirrorCheck(delayMs: number): Promise<void> {
-    const at = Date.now() + delayMs;
+  /**
+   * After a change the Worker mirrors to D1 (a message, a status, a workflow change, a note): the
+   * conversation's sockets hear of it, and D1's copy is checked 30 s on, in case that write is lost.
+   */
+  private async afterChange(fromRev: number): Promise<void> {
+    this.publish(fromRev);
+    const at = Date.now() + MIRROR_CHECK_MS;
     // An alarm that fires earlier for a send leaves this check to the alarm at `at`.
     this.mirrorDueAt = at;
     await this.arm(at);
